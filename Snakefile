@@ -1,0 +1,22 @@
+# oncofactor: multi-modal factor analysis of cancer cohorts (scRNA-seq, spatial, CTC, clinical).
+# Run: snakemake --cores all   (local; workflow/profiles/default is picked up automatically)
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/inputs.smk"
+
+
+rule all:
+    input:
+        rules.validated_inputs.output,
+    default_target: True

@@ -1,0 +1,133 @@
+"""The `oncofactor` command: workflow steps usable without Snakemake."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from oncofactor import __version__
+
+
+def _positive(minimum: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+def _run_simulate(args: argparse.Namespace) -> int:
+    from oncofactor.simulate import SimulationParams, simulate_cohort
+
+    try:
+        params = SimulationParams(
+            patients=args.patients,
+            seed=args.seed,
+            cells_per_sample=args.cells_per_sample,
+            spots_per_section=args.spots_per_section,
+            genes=args.genes,
+        )
+        out = simulate_cohort(params, args.out)
+    except (ValueError, FileExistsError) as error:
+        print(f"oncofactor simulate: {error}", file=sys.stderr)
+        return 2
+    print(f"Wrote a cohort of {params.patients} patients to {out}; run it with: snakemake --configfile {out}/config.yaml")
+    return 0
+
+
+def _run_validate(args: argparse.Namespace) -> int:
+    from oncofactor.config import ConfigError, load_config
+    from oncofactor.validation import validate_inputs
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 1
+    result = validate_inputs(config, samples=args.samples, clinical=args.clinical, ctc=args.ctc)
+    for problem in result.problems:
+        print(problem, file=sys.stderr)
+    if result.errors:
+        print(f"{len(result.errors)} error(s), {len(result.warnings)} warning(s): fix the errors above and run again.", file=sys.stderr)
+        return 1
+    samples = result.samples
+    if samples is not None:
+        counts = samples["modality"].value_counts().to_dict()
+        details = ", ".join(f"{n} {modality}" for modality, n in sorted(counts.items()))
+        sample_summary = f", {len(samples)} samples ({details})"
+    else:
+        sample_summary = ", no sample sheet"
+    ctc = f", {len(result.ctc)} CTC blood draws" if result.ctc is not None else ""
+    views = "".join(f", view {name} ({len(p)} patients)" for name, p in result.view_patients.items())
+    print(f"OK: {len(result.clinical)} patients{sample_summary}{ctc}{views}; {len(result.warnings)} warning(s).")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="oncofactor",
+        description="Steps of the oncofactor workflow that run without Snakemake.",
+    )
+    parser.add_argument("--version", action="version", version=f"oncofactor {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    from oncofactor.simulate import minimum_genes
+
+    simulate = commands.add_parser(
+        "simulate",
+        help="write a simulated cohort with known latent factors",
+        description=(
+            "Write a cancer cohort in real formats (Cell Ranger HDF5, Space Ranger outs/, CTC tables, "
+            "clinical table, sample sheet, config) generated from known patient-level factors, which are "
+            "saved under truth/. The same arguments always give the same bytes."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    simulate.add_argument("--out", required=True, type=Path, help="new or empty folder to write the cohort to")
+    simulate.add_argument("--patients", type=_positive(4), default=30, help="number of patients")
+    simulate.add_argument("--seed", type=_positive(0), default=1, help="random seed; same seed, same cohort")
+    simulate.add_argument(
+        "--cells-per-sample", type=_positive(20), default=300, help="mean cells per scRNA sample (each varies from 0.75 to 1.3 times it)"
+    )
+    simulate.add_argument(
+        "--spots-per-section", type=_positive(20), default=300, help="approximate in-tissue spots per Visium section"
+    )
+    simulate.add_argument(
+        "--genes",
+        type=_positive(minimum_genes()),
+        default=1000,
+        help=f"genes measured (at least {minimum_genes()}: markers, mitochondrial, housekeeping and program genes)",
+    )
+    simulate.set_defaults(run=_run_simulate)
+
+    validate = commands.add_parser(
+        "validate",
+        help="check a config and every table and file it names",
+        description=(
+            "Check a config against workflow/schemas/config.schema.yaml, then the sample sheet, clinical "
+            "table, CTC enumeration table and extra views it names, and the files the sample sheet points "
+            "to. Every problem is reported with its file, line and column. Exit status 1 when there are "
+            "errors; warnings alone exit 0. Nothing is written."
+        ),
+    )
+    validate.add_argument("--config", required=True, type=Path, help="config YAML file")
+    validate.add_argument("--samples", type=Path, help="sample sheet to check instead of the config's `samples`")
+    validate.add_argument("--clinical", type=Path, help="clinical table to check instead of the config's `clinical.path`")
+    validate.add_argument("--ctc", type=Path, help="CTC enumeration table to check instead of the config's `ctc.enumeration`")
+    validate.set_defaults(run=_run_validate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""Loading and checking the workflow configuration (workflow/schemas/config.schema.yaml)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from oncofactor.schemas import load_schema, validate_with_defaults
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; `problems` lists every violation, one line each."""
+
+    def __init__(self, source: str, problems: list[str]):
+        self.source = source
+        self.problems = problems
+        lines = "\n".join(f"  - {problem}" for problem in problems)
+        super().__init__(f"{source}: {len(problems)} problem(s) in the configuration:\n{lines}")
+
+
+def _key_path(parts) -> str:
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def check_config(config: dict, source: str = "config") -> dict:
+    """Validate a config mapping and return a copy with every default filled in.
+
+    Raises ConfigError listing all problems, each naming the key (e.g. ``clinical.numeric[1]``).
+    """
+    if not isinstance(config, dict):
+        raise ConfigError(source, ["the configuration must be a mapping of keys to values"])
+    filled, errors = validate_with_defaults(config, load_schema("config"))
+    if errors:
+        raise ConfigError(source, [f"key '{_key_path(e.absolute_path)}': {e.message}" for e in errors])
+    if not (filled["samples"] or filled["ctc"]["enumeration"] or filled["extra_views"]):
+        raise ConfigError(source, ["the config names no data: set samples, ctc.enumeration or extra_views"])
+    return filled
+
+
+def load_config(path: str | Path) -> dict:
+    """Read a YAML config file and check it (see `check_config`)."""
+    path = Path(path)
+    try:
+        with path.open() as handle:
+            config = yaml.safe_load(handle)
+    except FileNotFoundError:
+        raise ConfigError(str(path), ["file not found"]) from None
+    except yaml.YAMLError as error:
+        raise ConfigError(str(path), [f"not valid YAML: {error}"]) from None
+    return check_config(config if config is not None else {}, source=str(path))

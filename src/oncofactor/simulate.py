@@ -1,0 +1,538 @@
+"""A simulated cancer cohort in real file formats, generated from known patient-level factors.
+
+Three latent factors per patient (standard normal) act across modalities:
+
+- Factor1, immune activation: more T, NK and B cells and fewer tumour cells, an activation program
+  in T, NK and myeloid cells, more immune domain in spatial sections; better response and survival.
+- Factor2, tumour aggressiveness: a proliferation/EMT program in tumour cells and in CTCs, more
+  tumour domain, more CTCs per blood draw, TP53 mutations; worse response and survival.
+- Factor3, stromal activation: more fibroblasts and endothelium, a CAF program in fibroblasts and
+  myeloid cells, more stromal domain; no clinical effect (a factor that must not come out as
+  associated with outcome).
+
+Counts are negative binomial (gamma-Poisson) around cell-type expression profiles with marker
+genes, mitochondrial genes, library-size variation, technical batches and a few low-quality cells.
+Visium spots mix several cells drawn from spatial domains. Patients miss whole modalities at random.
+Every effect is written to truth/effects.parquet, the factor values to truth/factors.parquet.
+
+Each patient draws from its own random stream (seeded by seed and patient number), so patient P007
+is the same in a 30- and a 300-patient cohort of the same seed; the same arguments give the same bytes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from oncofactor.tenx import write_10x_h5, write_spaceranger_outs
+
+CELL_TYPES = ("tumour_epithelial", "T_cell", "B_cell", "NK_cell", "myeloid", "fibroblast", "endothelial")
+MARKERS = {
+    "tumour_epithelial": ["EPCAM", "KRT8", "KRT18", "KRT19", "CDH1", "CLDN4"],
+    "T_cell": ["CD3D", "CD3E", "CD2", "TRAC", "IL7R", "CD8A"],
+    "B_cell": ["MS4A1", "CD79A", "CD79B", "CD19", "BANK1"],
+    "NK_cell": ["NKG7", "GNLY", "KLRD1", "KLRF1", "NCAM1"],
+    "myeloid": ["CD14", "LYZ", "CD68", "CSF1R", "FCGR3A", "C1QA"],
+    "fibroblast": ["COL1A1", "COL1A2", "DCN", "LUM", "PDGFRA"],
+    "endothelial": ["PECAM1", "VWF", "CDH5", "CLDN5", "KDR"],
+}
+IMMUNE_TYPES = ("T_cell", "B_cell", "NK_cell", "myeloid")
+MITOCHONDRIAL = [
+    "MT-ND1", "MT-ND2", "MT-CO1", "MT-CO2", "MT-ATP8", "MT-ATP6", "MT-CO3",
+    "MT-ND3", "MT-ND4L", "MT-ND4", "MT-ND5", "MT-ND6", "MT-CYB",
+]
+HOUSEKEEPING = ["ACTB", "GAPDH", "B2M", "MALAT1", "RPLP0", "RPL13", "RPS18", "EEF1A1", "TPT1", "FTL", "PTPRC"]
+FACTORS = ("Factor1", "Factor2", "Factor3")
+FACTOR_NAMES = {"Factor1": "immune_activation", "Factor2": "tumour_aggressiveness", "Factor3": "stromal_activation"}
+PROGRAM_GENES = {
+    "Factor1": ["IFNG", "GZMB", "GZMK", "PRF1", "CXCL13", "PDCD1", "HAVCR2", "LAG3", "CTLA4", "TOX", "CXCL9", "CXCL10"],
+    "Factor2": ["MKI67", "TOP2A", "VIM", "ZEB1", "SNAI2", "TWIST1", "CDH2", "FN1", "MMP9", "SPARC", "CCNB1", "BIRC5"],
+    "Factor3": ["POSTN", "FAP", "ACTA2", "COL11A1", "TAGLN", "MMP11", "INHBA", "CTHRC1", "COL10A1", "SFRP4", "THBS2", "SPP1"],
+}
+PROGRAM_CELL_TYPES = {
+    "Factor1": ("T_cell", "NK_cell", "myeloid"),
+    "Factor2": ("tumour_epithelial",),
+    "Factor3": ("fibroblast", "myeloid"),
+}
+# Synthetic genes added to each factor's program, beyond the named ones.
+PROGRAM_EXTRA_GENES = 18
+# Log change of a cell type's share (before renormalising) per standard deviation of each factor.
+PROPORTION_EFFECTS = {
+    "Factor1": {"T_cell": 0.8, "NK_cell": 0.6, "B_cell": 0.4, "tumour_epithelial": -0.4},
+    "Factor2": {"tumour_epithelial": 0.4},
+    "Factor3": {"fibroblast": 0.8, "endothelial": 0.3, "myeloid": 0.2},
+}
+BASE_PROPORTION_LOGITS = {
+    "tumour_epithelial": 1.0, "T_cell": 0.3, "B_cell": -0.7, "NK_cell": -0.8,
+    "myeloid": 0.2, "fibroblast": 0.0, "endothelial": -0.5,
+}
+DOMAINS = ("tumour", "immune", "stroma")
+DOMAIN_COMPOSITION = {  # cell-type shares in CELL_TYPES order
+    "tumour": [0.75, 0.05, 0.01, 0.02, 0.07, 0.07, 0.03],
+    "immune": [0.10, 0.35, 0.15, 0.08, 0.20, 0.07, 0.05],
+    "stroma": [0.08, 0.05, 0.02, 0.02, 0.13, 0.50, 0.20],
+}
+DOMAIN_EFFECTS = {"Factor1": {"immune": 0.8}, "Factor2": {"tumour": 0.5}, "Factor3": {"stroma": 0.8}}
+CTC_BURDEN_EFFECT = {"Factor2": 1.2}  # log CTCs per 7.5 mL per SD
+RESPONSE_EFFECTS = {"Factor1": 1.5, "Factor2": -1.0}  # log odds of response per SD
+SURVIVAL_EFFECTS = {"Factor1": -0.8, "Factor2": 0.7}  # log hazard ratio per SD
+MUTATION_GENES = ["TP53", "KRAS", "PIK3CA", "PTEN", "APC", "BRCA1", "BRCA2", "ARID1A", "CDKN2A", "RB1"]
+MUTATION_EFFECTS = {"TP53": {"Factor2": 1.5}}  # log odds per SD
+TIMEPOINTS = ("T0", "T1", "T2")
+NB_DISPERSION = 0.3  # variance = mu + dispersion * mu^2
+
+
+@dataclass(frozen=True)
+class SimulationParams:
+    """Size and seed of a simulated cohort. Cells per sample vary from 0.75 to 1.3 times the mean."""
+
+    patients: int = 30
+    seed: int = 1
+    cells_per_sample: int = 300
+    spots_per_section: int = 300
+    genes: int = 1000
+
+    def __post_init__(self):
+        minimums = {"patients": 4, "cells_per_sample": 20, "spots_per_section": 20}
+        for name, minimum in minimums.items():
+            if getattr(self, name) < minimum:
+                raise ValueError(f"{name} must be at least {minimum}, got {getattr(self, name)}")
+        needed = minimum_genes()
+        if self.genes < needed:
+            raise ValueError(
+                f"genes must be at least {needed} "
+                f"(markers, mitochondrial, housekeeping and program genes), got {self.genes}"
+            )
+        if self.seed < 0:
+            raise ValueError(f"seed must be >= 0, got {self.seed}")
+
+
+def minimum_genes() -> int:
+    """Fewest genes a cohort can have: every named gene plus each factor's synthetic program genes."""
+    return len(_named_genes()) + len(FACTORS) * PROGRAM_EXTRA_GENES
+
+
+def _named_genes() -> list[str]:
+    """Genes with real symbols: markers, mitochondrial, housekeeping, then program genes."""
+    named = [g for genes in MARKERS.values() for g in genes] + MITOCHONDRIAL + HOUSEKEEPING
+    return named + [g for genes in PROGRAM_GENES.values() for g in genes]
+
+
+# --- the cohort's shared parameters -------------------------------------------------------------
+
+
+@dataclass
+class GeneModel:
+    """Genes and how each cell type and factor sets their expression.
+
+    log_profiles: cell types x genes, log relative expression (softmax gives the share of a
+    cell's UMIs). program: factors x cell types x genes, log-fold change per factor SD.
+    """
+
+    ids: list[str]
+    names: list[str]
+    log_profiles: np.ndarray
+    program: np.ndarray
+    batch_shift: dict[str, np.ndarray]
+    effects: pd.DataFrame
+
+
+def _gene_model(params: SimulationParams, rng: np.random.Generator) -> GeneModel:
+    named = _named_genes()
+    fillers = [f"SIM{i:05d}" for i in range(1, params.genes - len(named) + 1)]
+    names = named + fillers
+    index = {name: i for i, name in enumerate(names)}
+    ids = [f"ENSG9{i:010d}" for i in range(1, len(names) + 1)]  # Ensembl-style, outside Ensembl's range
+
+    n_types, n_genes = len(CELL_TYPES), len(names)
+    base = rng.normal(-1.0, 1.8, n_genes)  # long-tailed: most genes rarely detected, as in real data
+    log_profiles = base + rng.normal(0.0, 0.3, (n_types, n_genes))
+    for t, cell_type in enumerate(CELL_TYPES):
+        for gene in MARKERS[cell_type]:
+            log_profiles[:, index[gene]] = base[index[gene]] - 1.5
+            log_profiles[t, index[gene]] = 3.0 + rng.normal(0, 0.3)
+        if cell_type in IMMUNE_TYPES:
+            log_profiles[t, index["PTPRC"]] = 3.0
+    tumour = CELL_TYPES.index("tumour_epithelial")
+    log_profiles[tumour, index["PTPRC"]] = -2.0
+    for gene in MITOCHONDRIAL:
+        log_profiles[:, index[gene]] = 2.6 + rng.normal(0, 0.2)
+    for gene in HOUSEKEEPING[:-1]:
+        log_profiles[:, index[gene]] = 3.5 + rng.normal(0, 0.2, n_types)
+    for genes in PROGRAM_GENES.values():  # programs are off (low) unless a factor turns them on
+        for gene in genes:
+            log_profiles[:, index[gene]] = rng.normal(-0.5, 0.3, n_types)
+
+    program = np.zeros((len(FACTORS), n_types, n_genes))
+    rows = []
+    available = [index[g] for g in fillers]
+    extra = rng.choice(available, size=(len(FACTORS), PROGRAM_EXTRA_GENES), replace=False)
+    for k, factor in enumerate(FACTORS):
+        genes = [index[g] for g in PROGRAM_GENES[factor]] + list(extra[k])
+        weights = rng.uniform(0.6, 1.2, len(genes))
+        signs = np.where(np.arange(len(genes)) < len(PROGRAM_GENES[factor]), 1.0, rng.choice([1.0, -1.0], len(genes), p=[0.7, 0.3]))
+        for cell_type in PROGRAM_CELL_TYPES[factor]:
+            t = CELL_TYPES.index(cell_type)
+            program[k, t, genes] = weights * signs
+            rows += [
+                (factor, "expression", cell_type, names[g], float(w * s)) for g, w, s in zip(genes, weights, signs)
+            ]
+        if factor == "Factor2":
+            rows += [(factor, "ctc_expression", "CTC", names[g], float(w * s)) for g, w, s in zip(genes, weights, signs)]
+    for factor, shifts in PROPORTION_EFFECTS.items():
+        rows += [(factor, "proportion", cell_type, None, effect) for cell_type, effect in shifts.items()]
+    for factor, shifts in DOMAIN_EFFECTS.items():
+        rows += [(factor, "spatial_domain", None, domain, effect) for domain, effect in shifts.items()]
+    rows += [(factor, "ctc_burden", None, None, effect) for factor, effect in CTC_BURDEN_EFFECT.items()]
+    rows += [(factor, "response", None, None, effect) for factor, effect in RESPONSE_EFFECTS.items()]
+    rows += [(factor, "survival", None, None, effect) for factor, effect in SURVIVAL_EFFECTS.items()]
+    for gene, shifts in MUTATION_EFFECTS.items():
+        rows += [(factor, "mutation", None, gene, effect) for factor, effect in shifts.items()]
+    effects = pd.DataFrame(rows, columns=["factor", "target", "cell_type", "feature", "effect"])
+
+    batch_shift = {batch: rng.normal(0.0, 0.25, n_genes) for batch in ("run1", "run2")}
+    return GeneModel(ids, names, log_profiles, program, batch_shift, effects)
+
+
+# --- counts -------------------------------------------------------------------------------------
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+def _negative_binomial(rng: np.random.Generator, mean: np.ndarray) -> np.ndarray:
+    shape = 1.0 / NB_DISPERSION
+    return rng.poisson(rng.gamma(shape, mean / shape)).astype(np.int32)
+
+
+def _set_mitochondrial_fraction(shares: np.ndarray, mito: np.ndarray, fraction) -> None:
+    """Rescale rows of UMI shares in place so mitochondrial genes take `fraction` of each row."""
+    fraction = np.broadcast_to(np.asarray(fraction, dtype=float), shares.shape[:1])[:, None]
+    shares[:, mito] *= fraction / shares[:, mito].sum(axis=1, keepdims=True)
+    shares[:, ~mito] *= (1 - fraction) / shares[:, ~mito].sum(axis=1, keepdims=True)
+
+
+def _patient_profiles(model: GeneModel, z: np.ndarray, batch: str | None, rng) -> np.ndarray:
+    """Cell types x genes UMI shares for one patient: factor programs, patient noise, batch shift.
+
+    Mitochondrial genes take 6% of each profile, whatever the number of genes simulated.
+    """
+    logits = model.log_profiles + np.tensordot(z, model.program, axes=1)
+    logits = logits + rng.normal(0.0, 0.1, logits.shape)
+    if batch is not None:
+        logits = logits + model.batch_shift[batch]
+    shares = _softmax(logits)
+    _set_mitochondrial_fraction(shares, np.isin(model.names, MITOCHONDRIAL), 0.06)
+    return shares
+
+
+def _barcodes(rng: np.random.Generator, n: int) -> list[str]:
+    letters = np.array(list("ACGT"))
+    seen: set[str] = set()
+    barcodes = []
+    while len(barcodes) < n:
+        for row in rng.integers(0, 4, (n - len(barcodes), 16)):
+            code = "".join(letters[row]) + "-1"
+            if code not in seen:
+                seen.add(code)
+                barcodes.append(code)
+    return barcodes
+
+
+def _cell_type_shares(z: np.ndarray, rng) -> np.ndarray:
+    logits = np.array([BASE_PROPORTION_LOGITS[t] for t in CELL_TYPES]) + rng.normal(0, 0.2, len(CELL_TYPES))
+    for k, factor in enumerate(FACTORS):
+        for cell_type, effect in PROPORTION_EFFECTS.get(factor, {}).items():
+            logits[CELL_TYPES.index(cell_type)] += effect * z[k]
+    return _softmax(logits)
+
+
+def _simulate_scrna(model, z, batch, params, rng):
+    """Cells x genes counts, barcodes and per-cell truth for one patient's 10x library."""
+    n_cells = int(round(params.cells_per_sample * np.clip(np.exp(rng.normal(0, 0.2)), 0.75, 1.3)))
+    types = rng.choice(len(CELL_TYPES), size=n_cells, p=_cell_type_shares(z, rng))
+    shares = _patient_profiles(model, z, batch, rng)[types]
+    library = np.exp(rng.normal(np.log(2500), 0.45, n_cells))
+    library *= np.where(types == CELL_TYPES.index("tumour_epithelial"), 1.5, 1.0)
+    # Damaged cells (about 5%) have few UMIs, most of them mitochondrial.
+    low_quality = rng.random(n_cells) < 0.05
+    mito_fraction = np.where(low_quality, rng.beta(10, 10, n_cells), rng.beta(6, 94, n_cells))
+    _set_mitochondrial_fraction(shares, np.isin(model.names, MITOCHONDRIAL), mito_fraction)
+    library[low_quality] *= 0.2
+    counts = _negative_binomial(rng, library[:, None] * shares)
+    barcodes = _barcodes(rng, n_cells)
+    truth = pd.DataFrame({"barcode": barcodes, "cell_type": [CELL_TYPES[t] for t in types], "low_quality": low_quality})
+    return sp.csr_matrix(counts), barcodes, truth
+
+
+def _simulate_visium(model, z, params, rng):
+    """Spot positions (whole capture area), in-tissue counts and per-spot truth for one section."""
+    total = int(np.ceil(params.spots_per_section / 0.7))
+    side = int(np.ceil(np.sqrt(total)))
+    rows, cols = np.divmod(np.arange(side * side), side)
+    array_col = 2 * cols + (rows % 2)  # Visium's hexagonal layout: odd rows shifted by one column
+    y, x = rows / side, (array_col / 2) / side
+    centre = 0.5 + rng.normal(0, 0.03, 2)
+    in_tissue = ((y - centre[0]) / 0.47) ** 2 + ((x - centre[1]) / 0.47) ** 2 <= 1.0
+
+    scores = np.zeros((len(DOMAINS), rows.size))
+    for d in range(len(DOMAINS)):
+        for _ in range(3):  # smooth domain fields: sums of Gaussian bumps
+            cy, cx, width = rng.uniform(0.1, 0.9), rng.uniform(0.1, 0.9), rng.uniform(0.12, 0.25)
+            scores[d] += np.exp(-((y - cy) ** 2 + (x - cx) ** 2) / (2 * width**2))
+    for k, factor in enumerate(FACTORS):
+        for domain, effect in DOMAIN_EFFECTS.get(factor, {}).items():
+            scores[DOMAINS.index(domain)] += 0.35 * effect * z[k]
+    domain = scores.argmax(axis=0)[in_tissue]
+
+    type_shift = np.log(_cell_type_shares(z, rng) * len(CELL_TYPES))
+    composition = np.array([DOMAIN_COMPOSITION[d] for d in DOMAINS]) * np.exp(0.5 * type_shift)
+    composition /= composition.sum(axis=1, keepdims=True)
+    n_spots = int(in_tissue.sum())
+    cells_per_spot = 1 + rng.poisson(5, n_spots)
+    cell_counts = np.stack([rng.multinomial(n, composition[d]) for n, d in zip(cells_per_spot, domain)])
+    spot_shares = (cell_counts / cells_per_spot[:, None]) @ _patient_profiles(model, z, None, rng)
+    library = np.exp(rng.normal(np.log(4000), 0.4, n_spots))
+    counts = _negative_binomial(rng, library[:, None] * spot_shares)
+
+    barcodes = _barcodes(rng, rows.size)
+    positions = pd.DataFrame(
+        {
+            "barcode": barcodes,
+            "in_tissue": in_tissue.astype(int),
+            "array_row": rows,
+            "array_col": array_col,
+            "pxl_row_in_fullres": np.round(600 + rows * 138.6, 2),
+            "pxl_col_in_fullres": np.round(600 + array_col * 80.0, 2),
+        }
+    )
+    truth = pd.DataFrame(
+        {"barcode": positions.loc[in_tissue, "barcode"].to_numpy(), "domain": [DOMAINS[d] for d in domain], "n_cells": cells_per_spot}
+    )
+    for t, cell_type in enumerate(CELL_TYPES):
+        truth[f"n_{cell_type}"] = cell_counts[:, t]
+    return sp.csr_matrix(counts), positions, truth
+
+
+SCALEFACTORS = {
+    "spot_diameter_fullres": 89.4,
+    "fiducial_diameter_fullres": 144.4,
+    "tissue_hires_scalef": 0.15,
+    "tissue_lowres_scalef": 0.045,
+}
+
+
+def _simulate_ctc_draws(patient, z, rng) -> list[dict]:
+    """CTC enumeration rows: mostly zero with a long tail, more CTCs with higher Factor2."""
+    rows = []
+    n_draws = rng.choice([2, 3], p=[0.4, 0.6])
+    log_mean = 0.7 + sum(effect * z[FACTORS.index(f)] for f, effect in CTC_BURDEN_EFFECT.items())
+    for timepoint in TIMEPOINTS[:n_draws]:
+        volume = float(rng.choice([7.5, 7.5, 7.5, 10.0]))
+        mean = np.exp(log_mean + rng.normal(0, 0.7)) * volume / 7.5
+        detected = rng.random() < 1.0 / (1.0 + np.exp(-z[FACTORS.index("Factor2")]))
+        count = int(rng.negative_binomial(0.4, 0.4 / (0.4 + mean))) if detected else 0
+        rows.append(
+            {
+                "patient_id": patient,
+                "timepoint": timepoint,
+                "ctc_count": count,
+                "blood_volume_ml": "" if rng.random() < 0.05 else f"{volume:g}",  # a few unrecorded volumes
+                "ctc_cluster_count": int(rng.binomial(count, 0.08)),
+                "platform": "CellSearch",
+            }
+        )
+    return rows
+
+
+def _simulate_ctc_cells(model, z, n_ctcs, rng) -> pd.DataFrame:
+    """Single-cell full-length RNA-seq of picked CTCs plus white-blood-cell controls, cells x genes.
+
+    Values are expected counts as RSEM reports them: mostly whole numbers, some fractional.
+    """
+    profiles = _patient_profiles(model, z, None, rng)
+    n_wbc = int(rng.integers(2, 4))
+    types = [CELL_TYPES.index("tumour_epithelial")] * n_ctcs + list(
+        rng.choice([CELL_TYPES.index("T_cell"), CELL_TYPES.index("myeloid")], n_wbc)
+    )
+    shares = profiles[types]
+    vim = model.names.index("VIM")
+    shares[:n_ctcs, vim] *= 4.0  # CTCs in blood are more mesenchymal than the primary tumour
+    shares /= shares.sum(axis=1, keepdims=True)
+    library = np.exp(rng.normal(np.log(1.5e5), 0.5, len(types)))
+    counts = _negative_binomial(rng, library[:, None] * shares).astype(float)
+    fractional = (counts > 0) & (rng.random(counts.shape) < 0.12)
+    counts[fractional] = np.round(counts[fractional] * rng.uniform(0.5, 1.0, fractional.sum()), 2)
+    cell_ids = [f"CTC{i + 1:02d}" for i in range(n_ctcs)] + [f"WBC{i + 1:02d}" for i in range(n_wbc)]
+    table = pd.DataFrame(counts, columns=model.names)
+    table.insert(0, "cell_class", ["CTC"] * n_ctcs + ["WBC"] * n_wbc)
+    table.insert(0, "cell_id", cell_ids)
+    return table
+
+
+# --- the cohort ---------------------------------------------------------------------------------
+
+
+def _clinical_row(patient, z, rng) -> dict:
+    logit = 0.3 + sum(effect * z[FACTORS.index(f)] for f, effect in RESPONSE_EFFECTS.items())
+    responder = rng.random() < 1.0 / (1.0 + np.exp(-logit))
+    log_hazard = sum(effect * z[FACTORS.index(f)] for f, effect in SURVIVAL_EFFECTS.items())
+    event_time = rng.exponential(30.0 / np.exp(log_hazard))  # months; median about 21 at the mean
+    censor_time = rng.uniform(12.0, 60.0)
+    age = rng.normal(62, 10)
+    return {
+        "patient_id": patient,
+        "age": "" if rng.random() < 0.05 else f"{age:.0f}",
+        "sex": rng.choice(["female", "male"]),
+        "stage": rng.choice(["II", "III", "IV"], p=[0.25, 0.4, 0.35]),
+        "response": "responder" if responder else "non_responder",
+        "os_months": f"{min(event_time, censor_time):.1f}",
+        "death": int(event_time <= censor_time),
+    }
+
+
+def _mutation_row(patient, z, rng) -> dict:
+    row = {"patient_id": patient}
+    for gene in MUTATION_GENES:
+        logit = -1.6 + sum(effect * z[FACTORS.index(f)] for f, effect in MUTATION_EFFECTS.get(gene, {}).items())
+        row[gene] = int(rng.random() < 1.0 / (1.0 + np.exp(-logit)))
+    return row
+
+
+CONFIG_TEMPLATE = """\
+# oncofactor configuration for the cohort simulated by
+#   oncofactor simulate --patients {patients} --seed {seed} --cells-per-sample {cells_per_sample} \\
+#     --spots-per-section {spots_per_section} --genes {genes} --out {out}
+# Relative paths are read from the folder snakemake runs in; workflow/schemas/config.schema.yaml
+# documents every key and its default.
+
+# One row per input unit: sample_id, patient_id, modality, path, format, timepoint, batch.
+samples: {out}/samples.tsv
+
+clinical:
+  path: {out}/clinical.tsv
+  id_column: patient_id
+  response: response
+  survival_time: os_months
+  survival_event: death
+  categorical: [sex, stage]
+  numeric: [age]
+
+ctc:
+  enumeration: {out}/ctc_enumeration.tsv
+  default_blood_volume_ml: 7.5
+
+extra_views:
+  - name: mutations
+    path: {out}/mutations.tsv
+    orientation: samples_by_features
+    likelihood: bernoulli
+"""
+
+
+def _write_tsv(table: pd.DataFrame, path: Path) -> None:
+    table.to_csv(path, sep="\t", index=False, lineterminator="\n")
+
+
+def simulate_cohort(params: SimulationParams, out: str | Path) -> Path:
+    """Write a simulated cohort to `out` (a new or empty folder) and return its path.
+
+    Layout: samples.tsv, clinical.tsv, ctc_enumeration.tsv, mutations.tsv, config.yaml,
+    scrna/<sample>/filtered_feature_bc_matrix.h5, spatial/<sample>/outs/, ctc_scrna/<sample>.csv,
+    truth/{factors,effects,cells,spots}.parquet. Written to a temporary folder beside `out` and
+    moved into place at the end, so an interrupted run leaves nothing half-written.
+    """
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise FileExistsError(f"{out} exists and is not an empty folder; choose a new --out or remove it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        _write_cohort(params, staging, config_out=str(out))
+        if out.exists():
+            out.rmdir()
+        os.replace(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return out
+
+
+def _write_cohort(params: SimulationParams, folder: Path, config_out: str) -> None:
+    model = _gene_model(params, np.random.default_rng([params.seed, 0]))
+    for sub in ("scrna", "spatial", "ctc_scrna", "truth"):
+        (folder / sub).mkdir()
+
+    samples, clinical, ctc_rows, mutations, factor_rows, cells, spots = [], [], [], [], [], [], []
+    for number in range(1, params.patients + 1):
+        patient = f"P{number:03d}"
+        rng = np.random.default_rng([params.seed, number])
+        z = rng.standard_normal(len(FACTORS))
+        factor_rows += [(patient, factor, float(value)) for factor, value in zip(FACTORS, z)]
+        clinical.append(_clinical_row(patient, z, rng))
+
+        has_scrna = rng.random() < 0.9
+        has_spatial = rng.random() < 0.8 or not has_scrna
+        if has_scrna:
+            sample = f"{patient}_scrna"
+            batch = "run1" if rng.random() < 0.5 else "run2"
+            counts, barcodes, truth = _simulate_scrna(model, z, batch, params, rng)
+            (folder / "scrna" / sample).mkdir()
+            write_10x_h5(folder / "scrna" / sample / "filtered_feature_bc_matrix.h5", counts, barcodes, model.ids, model.names)
+            samples.append((sample, patient, "scrna", f"scrna/{sample}/filtered_feature_bc_matrix.h5", "10x_h5", "T0", batch))
+            cells.append(truth.assign(sample_id=sample))
+        if has_spatial:
+            sample = f"{patient}_visium"
+            counts, positions, truth = _simulate_visium(model, z, params, rng)
+            write_spaceranger_outs(folder / "spatial" / sample / "outs", counts, positions, model.ids, model.names, SCALEFACTORS)
+            samples.append((sample, patient, "spatial", f"spatial/{sample}/outs", "visium", "T0", "slide1"))
+            spots.append(truth.assign(sample_id=sample))
+        if rng.random() < 0.95:
+            draws = _simulate_ctc_draws(patient, z, rng)
+            ctc_rows += draws
+            baseline = draws[0]["ctc_count"]
+            if baseline >= 2 and rng.random() < 0.6:
+                sample = f"{patient}_ctc_T0"
+                table = _simulate_ctc_cells(model, z, min(baseline, int(rng.integers(3, 9))), rng)
+                _write_csv(table, folder / "ctc_scrna" / f"{sample}.csv")
+                samples.append((sample, patient, "ctc_scrna", f"ctc_scrna/{sample}.csv", "csv", "T0", "ctc_batch1"))
+        if rng.random() < 0.9:
+            mutations.append(_mutation_row(patient, z, rng))
+
+    sheet = pd.DataFrame(samples, columns=["sample_id", "patient_id", "modality", "path", "format", "timepoint", "batch"])
+    _write_tsv(sheet, folder / "samples.tsv")
+    _write_tsv(pd.DataFrame(clinical), folder / "clinical.tsv")
+    _write_tsv(pd.DataFrame(ctc_rows), folder / "ctc_enumeration.tsv")
+    _write_tsv(pd.DataFrame(mutations), folder / "mutations.tsv")
+    (folder / "config.yaml").write_text(CONFIG_TEMPLATE.format(out=config_out, **params.__dict__))
+
+    factors = pd.DataFrame(factor_rows, columns=["patient_id", "factor", "value"])
+    factors["name"] = factors["factor"].map(FACTOR_NAMES)
+    factors.to_parquet(folder / "truth" / "factors.parquet", index=False)
+    model.effects.to_parquet(folder / "truth" / "effects.parquet", index=False)
+    _concat_truth(cells, ["sample_id", "barcode", "cell_type", "low_quality"]).to_parquet(
+        folder / "truth" / "cells.parquet", index=False
+    )
+    _concat_truth(spots, ["sample_id", "barcode", "domain", "n_cells"]).to_parquet(
+        folder / "truth" / "spots.parquet", index=False
+    )
+
+
+def _write_csv(table: pd.DataFrame, path: Path) -> None:
+    table.to_csv(path, index=False, lineterminator="\n", float_format="%.10g")
+
+
+def _concat_truth(parts: list[pd.DataFrame], first: list[str]) -> pd.DataFrame:
+    if not parts:
+        return pd.DataFrame(columns=first)
+    table = pd.concat(parts, ignore_index=True)
+    return table[first + [c for c in table.columns if c not in first]]

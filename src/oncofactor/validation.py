@@ -1,0 +1,485 @@
+"""Validation of a cohort's inputs before any work starts.
+
+Every check runs and every problem is collected, each naming the file, the line (counting the header
+as line 1) and the column, so a user fixes a sample sheet in one pass. Errors stop the run; warnings
+(clinical patients with no data) are reported and the run goes on.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import gzip
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from oncofactor.formats import FORMATS_BY_MODALITY, check_format, detect_format
+from oncofactor.schemas import load_schema, row_problems
+from oncofactor.tables import TableReadError, read_table_as_text, table_separator
+
+SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+TRUE_WORDS = {"1", "true", "yes", "dead", "deceased", "event"}
+FALSE_WORDS = {"0", "false", "no", "alive", "censored"}
+# A matrix with thousands of bad cells is one mistake (wrong file or orientation): list the first
+# few and count the rest instead of printing them all.
+MAX_CELL_PROBLEMS_PER_TABLE = 20
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding. `line` counts the header as line 1 (None for a whole-file problem)."""
+
+    level: str  # "error" or "warning"
+    file: str
+    message: str
+    line: int | None = None
+    column: str | None = None
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line is not None:
+            where += f", line {self.line}"
+        if self.column is not None:
+            where += f", column '{self.column}'"
+        return f"{self.level.upper()}: {where}: {self.message}"
+
+
+class InputValidationError(Exception):
+    """The inputs have errors; the message lists every problem found."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        errors = [p for p in problems if p.level == "error"]
+        lines = "\n".join(str(p) for p in problems)
+        super().__init__(f"{len(errors)} error(s) in the inputs; nothing was run.\n{lines}")
+
+
+@dataclass
+class ValidatedInputs:
+    """Typed input tables and the problems found while reading them.
+
+    samples: one row per sample (sample_id, patient_id, modality, path resolved against the sample
+    sheet's folder, format with `auto` resolved, timepoint, batch, then any further columns).
+    clinical: one row per patient, `patient_id` first; numeric and survival columns as float,
+    survival_event as 0/1 float (NaN when missing), the rest as text.
+    ctc: one row per blood draw with blood_volume_ml filled in from the config default.
+    views: per extra view name, the patients it holds.
+    """
+
+    samples: pd.DataFrame | None = None
+    clinical: pd.DataFrame | None = None
+    ctc: pd.DataFrame | None = None
+    view_patients: dict[str, list[str]] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.level == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.level == "warning"]
+
+    def raise_for_errors(self) -> None:
+        if self.errors:
+            raise InputValidationError(self.problems)
+
+
+class _Collector:
+    def __init__(self):
+        self.problems: list[Problem] = []
+
+    def error(self, file, message, line=None, column=None):
+        self.problems.append(Problem("error", str(file), message, line, column))
+
+    def warning(self, file, message, line=None, column=None):
+        self.problems.append(Problem("warning", str(file), message, line, column))
+
+
+def _read(path: Path, found: _Collector) -> pd.DataFrame | None:
+    try:
+        table = read_table_as_text(path)
+    except TableReadError as error:
+        found.error(path, str(error).split(": ", 1)[1])
+        return None
+    if table.empty:
+        found.error(path, "has a header but no rows")
+        return None
+    return table
+
+
+def _raw_header(path: Path) -> list[str]:
+    """Column names as written (pandas renames repeated names, which hides duplicates)."""
+    separator = table_separator(path)
+    if separator is None:
+        import pyarrow.parquet as pq
+
+        return list(pq.read_schema(path).names)
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rt", newline="") as handle:
+        return next(csv.reader(handle, delimiter=separator), [])
+
+
+def _line(index: int) -> int:
+    return index + 2
+
+
+def _check_rows(table: pd.DataFrame, schema_name: str, path: Path, found: _Collector, rename=None):
+    """Check each row against a row schema; return the rows as parsed dicts (None for bad rows)."""
+    schema = load_schema(schema_name)
+    columns = list(table.columns)
+    parsed = []
+    for index, values in enumerate(table.itertuples(index=False, name=None)):
+        row = dict(zip(columns, values))
+        if rename:
+            row = {rename.get(k, k): v for k, v in row.items()}
+        filled, problems = row_problems(row, schema)
+        for column, message in problems:
+            shown = {v: k for k, v in (rename or {}).items()}.get(column, column)
+            found.error(path, message, _line(index), shown)
+        parsed.append(None if problems else filled)
+    return parsed
+
+
+def _missing_columns(table: pd.DataFrame, required: list[str], path: Path, found: _Collector, what: str) -> bool:
+    missing = [column for column in required if column not in table.columns]
+    if missing:
+        found.error(
+            path,
+            f"{what} lacks column(s) {', '.join(missing)}; the header has: {', '.join(map(str, table.columns))}",
+            line=1,
+        )
+    return bool(missing)
+
+
+def _duplicates(values: pd.Series, path: Path, found: _Collector, column: str, what: str) -> None:
+    first_seen: dict[str, int] = {}
+    for index, value in enumerate(values):
+        if not isinstance(value, str):
+            continue
+        value = value.strip()
+        if value in first_seen:
+            found.error(
+                path,
+                f"{what} '{value}' appears again (first on line {_line(first_seen[value])}); {what}s must be unique",
+                _line(index),
+                column,
+            )
+        else:
+            first_seen[value] = index
+
+
+# --- clinical table -----------------------------------------------------------------------------
+
+
+def _parse_event(value) -> float:
+    if not isinstance(value, str):
+        return np.nan
+    word = value.strip().lower()
+    if word in TRUE_WORDS:
+        return 1.0
+    if word in FALSE_WORDS:
+        return 0.0
+    try:
+        number = float(word)
+    except ValueError:
+        return -1.0
+    return number if number in (0.0, 1.0) else -1.0
+
+
+def _numeric_column(table, column, path, found, minimum=None) -> pd.Series:
+    numbers = pd.to_numeric(table[column].str.strip(), errors="coerce").astype(float)
+    for index in np.flatnonzero(table[column].notna() & numbers.isna()):
+        found.error(path, f"{table[column].iloc[index]!r} is not a number", _line(index), column)
+    if minimum is not None:
+        for index in np.flatnonzero(numbers < minimum):
+            found.error(path, f"{numbers.iloc[index]:g} is negative; it must be >= {minimum}", _line(index), column)
+    return numbers
+
+
+def _validate_clinical(path: Path, settings: dict, found: _Collector) -> pd.DataFrame | None:
+    table = _read(path, found)
+    if table is None:
+        return None
+    id_column = settings["id_column"]
+    if _missing_columns(table, [id_column], path, found, "clinical table (clinical.id_column)"):
+        return None
+    _check_rows(table[[id_column]], "clinical", path, found, rename={id_column: "patient_id"})
+    _duplicates(table[id_column], path, found, id_column, "patient ID")
+
+    roles = {
+        "clinical.response": [settings["response"]],
+        "clinical.survival_time": [settings["survival_time"]],
+        "clinical.survival_event": [settings["survival_event"]],
+        "clinical.categorical": settings["categorical"],
+        "clinical.numeric": settings["numeric"],
+    }
+    for key, columns in roles.items():
+        for column in columns:
+            if column is not None and column not in table.columns:
+                found.error(
+                    path,
+                    f"config key {key} names column '{column}', which the clinical table lacks; "
+                    f"the header has: {', '.join(map(str, table.columns))}",
+                    line=1,
+                )
+
+    typed = table.apply(lambda column: column.str.strip())
+    for column in settings["numeric"]:
+        if column in table.columns:
+            typed[column] = _numeric_column(table, column, path, found)
+    time_column = settings["survival_time"]
+    if time_column in table.columns:
+        typed[time_column] = _numeric_column(table, time_column, path, found, minimum=0)
+    event_column = settings["survival_event"]
+    if event_column in table.columns:
+        events = table[event_column].map(_parse_event)
+        for index in np.flatnonzero(events == -1.0):
+            found.error(
+                path,
+                f"{table[event_column].iloc[index]!r} is not a survival event; use 1/0, true/false or yes/no",
+                _line(index),
+                event_column,
+            )
+        typed[event_column] = events.where(events >= 0)
+    if settings["survival_time"] and settings["survival_event"]:
+        both = typed[[c for c in (time_column, event_column) if c in typed.columns]]
+        if both.shape[1] == 2 and both.notna().all(axis=1).sum() == 0:
+            found.error(path, f"no patient has both '{time_column}' and '{event_column}'; survival cannot be tested")
+    typed = typed.rename(columns={id_column: "patient_id"})
+    ordered = ["patient_id"] + [c for c in typed.columns if c != "patient_id"]
+    return typed[ordered]
+
+
+# --- sample sheet -------------------------------------------------------------------------------
+
+SAMPLE_COLUMNS = ["sample_id", "patient_id", "modality", "path", "format", "timepoint", "batch"]
+
+
+def _resolve(path_text: str, base: Path) -> Path:
+    path = Path(path_text).expanduser()
+    return path if path.is_absolute() else base / path
+
+
+def _validate_samples(path: Path, found: _Collector) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """Return the typed sample table and the table as read (None where it could not be read)."""
+    table = _read(path, found)
+    if table is None:
+        return None, None
+    required = load_schema("samples")["required"]
+    if _missing_columns(table, required, path, found, "sample sheet"):
+        return None, table
+    rows = _check_rows(table, "samples", path, found)
+    _duplicates(table["sample_id"], path, found, "sample_id", "sample ID")
+
+    base = path.parent
+    records = []
+    for index, row in enumerate(rows):
+        if row is None:
+            continue
+        line = _line(index)
+        location = _resolve(row["path"], base)
+        if not location.exists():
+            found.error(path, f"'{row['path']}' does not exist (looked for {location})", line, "path")
+            continue
+        file_format = row["format"]
+        if file_format == "auto":
+            file_format = detect_format(location)
+            if file_format is None:
+                found.error(
+                    path,
+                    f"cannot tell the format of '{row['path']}'; set the format column "
+                    f"({', '.join(FORMATS_BY_MODALITY[row['modality']])})",
+                    line,
+                    "format",
+                )
+                continue
+        allowed = FORMATS_BY_MODALITY[row["modality"]]
+        if file_format not in allowed:
+            found.error(
+                path,
+                f"format '{file_format}' does not fit modality '{row['modality']}'; use one of {', '.join(allowed)}",
+                line,
+                "format",
+            )
+            continue
+        for problem in check_format(location, file_format, row["modality"]):
+            found.error(path, f"'{row['path']}' ({file_format}) {problem}", line, "path")
+        records.append({**row, "path": str(location), "format": file_format})
+    samples = pd.DataFrame.from_records(records)
+    extra = [c for c in samples.columns if c not in SAMPLE_COLUMNS]
+    return samples.reindex(columns=SAMPLE_COLUMNS + extra), table
+
+
+# --- CTC enumeration ----------------------------------------------------------------------------
+
+CTC_COLUMNS = ["patient_id", "timepoint", "ctc_count", "blood_volume_ml", "ctc_cluster_count", "platform"]
+
+
+def _validate_ctc(path: Path, default_volume: float, found: _Collector):
+    """Return the typed CTC table and the table as read (None where it could not be read)."""
+    table = _read(path, found)
+    if table is None:
+        return None, None
+    if _missing_columns(table, load_schema("ctc_enumeration")["required"], path, found, "CTC enumeration table"):
+        return None, table
+    rows = _check_rows(table, "ctc_enumeration", path, found)
+    keys = table["patient_id"].str.strip() + " at timepoint " + table["timepoint"].str.strip()
+    _duplicates(keys, path, found, "timepoint", "blood draw of patient")
+    records = [row for row in rows if row is not None]
+    ctc = pd.DataFrame.from_records(records).reindex(columns=CTC_COLUMNS)
+    ctc["blood_volume_ml"] = ctc["blood_volume_ml"].astype(float).fillna(default_volume)
+    ctc["ctc_count"] = ctc["ctc_count"].astype("Int64")
+    ctc["ctc_cluster_count"] = ctc["ctc_cluster_count"].astype("Int64")
+    return ctc, table
+
+
+# --- extra views --------------------------------------------------------------------------------
+
+
+def _validate_view(view: dict, found: _Collector) -> list[str]:
+    """Check one extra view table; return the patient IDs it holds."""
+    path = Path(view["path"])
+    table = _read(path, found)
+    if table is None:
+        return []
+    header = [str(name) for name in _raw_header(path)]
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if view["orientation"] == "samples_by_features":
+        id_column = view["id_column"] or table.columns[0]
+        if _missing_columns(table, [id_column], path, found, f"extra view '{view['name']}' (id_column)"):
+            return []
+        _duplicates(table[id_column], path, found, id_column, "patient ID")
+        for name in repeated:
+            found.error(path, f"feature '{name}' is a column more than once", line=1)
+        id_places = [(v.strip(), _line(i), id_column) for i, v in enumerate(table[id_column]) if isinstance(v, str)]
+        values = table.drop(columns=[id_column])
+    else:
+        feature_column = table.columns[0]
+        _duplicates(table[feature_column], path, found, feature_column, "feature")
+        for name in repeated:
+            found.error(path, f"patient ID '{name}' is a column more than once", line=1)
+        id_places = [(name, 1, name) for name in header[1:]]
+        values = table.drop(columns=[feature_column])
+
+    for patient, line, column in id_places:
+        if not SAFE_ID.match(patient):
+            found.error(
+                path,
+                f"patient ID {patient!r} must start with a letter or digit and hold only letters, digits, '.', '_' or '-'",
+                line,
+                column,
+            )
+
+    numbers = values.apply(lambda column: pd.to_numeric(column.str.strip(), errors="coerce"))
+    checks = [(values.notna() & numbers.isna(), "is not a number")]
+    if view["likelihood"] == "bernoulli":
+        checks.append((numbers.notna() & ~numbers.isin([0, 1]), "is not 0 or 1 (likelihood bernoulli)"))
+    elif view["likelihood"] == "poisson":
+        bad = numbers.notna() & ((numbers < 0) | (numbers % 1 != 0))
+        checks.append((bad, "is not a whole number >= 0 (likelihood poisson)"))
+    for mask, message in checks:
+        rows, columns = np.nonzero(mask.to_numpy())
+        for row, col in list(zip(rows, columns))[:MAX_CELL_PROBLEMS_PER_TABLE]:
+            found.error(path, f"{values.iat[row, col]!r} {message}", _line(row), str(values.columns[col]))
+        if len(rows) > MAX_CELL_PROBLEMS_PER_TABLE:
+            found.error(path, f"... and {len(rows) - MAX_CELL_PROBLEMS_PER_TABLE} more values like these: {message}")
+    return [patient for patient, _, _ in id_places if patient]
+
+
+# --- cohort -------------------------------------------------------------------------------------
+
+
+def _unknown_patients(raw: pd.DataFrame | None, clinical_ids: set[str], path, clinical_path, found) -> set[str]:
+    """Report patients of a table that the clinical table lacks; return the table's patients."""
+    if raw is None or "patient_id" not in raw.columns:
+        return set()
+    patients = raw["patient_id"].str.strip()
+    for index, patient in enumerate(patients):
+        if isinstance(patient, str) and patient and patient not in clinical_ids:
+            found.error(
+                path,
+                f"patient '{patient}' is not in the clinical table {clinical_path}; add a row for it there or correct the ID",
+                _line(index),
+                "patient_id",
+            )
+    return set(patients.dropna())
+
+
+def validate_inputs(
+    config: dict,
+    samples: str | Path | None = None,
+    clinical: str | Path | None = None,
+    ctc: str | Path | None = None,
+) -> ValidatedInputs:
+    """Check every input table a (checked, defaults-filled) config names, and the files they name.
+
+    `samples`, `clinical` and `ctc` replace the sample sheet, clinical table and CTC enumeration
+    table the config names. Never raises for bad input: problems are returned in the result.
+    """
+    found = _Collector()
+    samples_source = samples or config["samples"]
+    clinical_path = Path(clinical or config["clinical"]["path"])
+    ctc_source = ctc or config["ctc"]["enumeration"]
+
+    result = ValidatedInputs()
+    result.clinical = _validate_clinical(clinical_path, config["clinical"], found)
+    raw_samples = None
+    if samples_source:
+        result.samples, raw_samples = _validate_samples(Path(samples_source), found)
+    raw_ctc = None
+    if ctc_source:
+        result.ctc, raw_ctc = _validate_ctc(Path(ctc_source), config["ctc"]["default_blood_volume_ml"], found)
+    for view in config["extra_views"]:
+        result.view_patients[view["name"]] = _validate_view(view, found)
+
+    if result.clinical is not None:
+        clinical_ids = set(result.clinical["patient_id"].dropna())
+        with_data = _unknown_patients(raw_samples, clinical_ids, samples_source, clinical_path, found)
+        if ctc_source:
+            with_data |= _unknown_patients(raw_ctc, clinical_ids, ctc_source, clinical_path, found)
+        for view in config["extra_views"]:
+            for patient in result.view_patients[view["name"]]:
+                if patient not in clinical_ids:
+                    found.error(
+                        view["path"],
+                        f"patient '{patient}' of extra view '{view['name']}' is not in the clinical table "
+                        f"{clinical_path}; add a row for it there or correct the ID",
+                    )
+            with_data |= set(result.view_patients[view["name"]])
+        for index, patient in enumerate(result.clinical["patient_id"]):
+            if isinstance(patient, str) and patient not in with_data:
+                found.warning(
+                    clinical_path,
+                    f"patient '{patient}' has no data in the sample sheet, CTC table or extra views",
+                    _line(index),
+                    config["clinical"]["id_column"],
+                )
+    result.problems = found.problems
+    return result
+
+
+def write_validated_inputs(config: dict, outputs) -> ValidatedInputs:
+    """Validate the inputs and write them as Parquet to outputs.samples, .clinical and .ctc.
+
+    Raises InputValidationError when there are errors. A table the config does not name (no sample
+    sheet, no CTC enumeration) is written with its columns and no rows.
+    """
+    result = validate_inputs(config)
+    result.raise_for_errors()
+    logger = logging.getLogger(__name__)
+    for problem in result.warnings:
+        logger.warning(str(problem))
+    samples = result.samples if result.samples is not None else pd.DataFrame(columns=SAMPLE_COLUMNS)
+    ctc = result.ctc if result.ctc is not None else pd.DataFrame(columns=CTC_COLUMNS)
+    samples.to_parquet(outputs.samples, index=False)
+    result.clinical.to_parquet(outputs.clinical, index=False)
+    ctc.to_parquet(outputs.ctc, index=False)
+    logger.info(
+        "wrote %d samples, %d patients, %d CTC blood draws", len(samples), len(result.clinical), len(ctc)
+    )
+    return result

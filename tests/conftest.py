@@ -1,0 +1,82 @@
+"""Shared fixtures: a small simulated cohort, an editable copy of its tables, the real shared data."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from oncofactor.config import check_config
+from oncofactor.simulate import SimulationParams, simulate_cohort
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+BIN = Path(sys.executable).parent
+SMALL = SimulationParams(patients=8, seed=3, cells_per_sample=40, spots_per_section=40, genes=300)
+
+
+@pytest.fixture(scope="session")
+def small_cohort(tmp_path_factory) -> Path:
+    """A simulated 8-patient cohort (read-only for tests: copy before editing)."""
+    return simulate_cohort(SMALL, tmp_path_factory.mktemp("small") / "cohort")
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real public datasets not found at {SHARED_DATA} (they live beside the repository, not in it)")
+    return SHARED_DATA
+
+
+class EditableCohort:
+    """The small cohort's tables copied into a folder of their own, with data paths made absolute.
+
+    Tests change one thing (a cell, a row, a config key) and check what validation says about it.
+    """
+
+    def __init__(self, cohort: Path, folder: Path):
+        self.folder = folder
+        for name in ("clinical.tsv", "ctc_enumeration.tsv", "mutations.tsv"):
+            shutil.copy(cohort / name, folder / name)
+        sheet = pd.read_csv(cohort / "samples.tsv", sep="\t", dtype=str)
+        sheet["path"] = [str(cohort / p) for p in sheet["path"]]
+        sheet.to_csv(folder / "samples.tsv", sep="\t", index=False)
+        config = yaml.safe_load((cohort / "config.yaml").read_text())
+        config["samples"] = str(folder / "samples.tsv")
+        config["clinical"]["path"] = str(folder / "clinical.tsv")
+        config["ctc"]["enumeration"] = str(folder / "ctc_enumeration.tsv")
+        config["extra_views"][0]["path"] = str(folder / "mutations.tsv")
+        self.raw_config = config
+
+    @property
+    def config(self) -> dict:
+        return check_config(self.raw_config)
+
+    def path(self, name: str) -> Path:
+        return self.folder / name
+
+    def read(self, name: str) -> pd.DataFrame:
+        return pd.read_csv(self.path(name), sep="\t", dtype=str, keep_default_na=False)
+
+    def write(self, name: str, table: pd.DataFrame) -> None:
+        table.to_csv(self.path(name), sep="\t", index=False)
+
+    def set_cell(self, name: str, row: int, column: str, value: str) -> None:
+        """Set a value by 0-based data row; that row is line row + 2 of the file."""
+        table = self.read(name)
+        table.loc[row, column] = value
+        self.write(name, table)
+
+    def write_config(self) -> Path:
+        path = self.folder / "config.yaml"
+        path.write_text(yaml.safe_dump(self.raw_config))
+        return path
+
+
+@pytest.fixture
+def cohort(small_cohort, tmp_path) -> EditableCohort:
+    return EditableCohort(small_cohort, tmp_path)

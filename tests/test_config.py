@@ -1,0 +1,83 @@
+"""The config schema: defaults filled in, every violation reported, the shipped config in step with the simulator."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from conftest import REPO
+from oncofactor.config import ConfigError, check_config, load_config
+from oncofactor.simulate import SimulationParams, simulate_cohort
+
+MINIMAL = {"samples": "samples.tsv", "clinical": {"path": "clinical.tsv"}}
+
+
+def test_defaults_are_filled_in():
+    config = check_config(MINIMAL)
+    assert config["clinical"]["id_column"] == "patient_id"
+    assert config["clinical"]["numeric"] == [] and config["clinical"]["response"] is None
+    assert config["ctc"] == {"enumeration": None, "default_blood_volume_ml": 7.5}
+    assert config["extra_views"] == []
+    assert MINIMAL == {"samples": "samples.tsv", "clinical": {"path": "clinical.tsv"}}, "input left unchanged"
+
+
+def test_extra_view_defaults():
+    config = check_config({**MINIMAL, "extra_views": [{"name": "drugs", "path": "d.csv", "orientation": "features_by_samples"}]})
+    assert config["extra_views"][0]["likelihood"] == "gaussian"
+    assert config["extra_views"][0]["id_column"] is None
+
+
+def test_every_violation_is_reported_with_its_key():
+    bad = {
+        "samples": "samples.tsv",
+        "clinical": {"path": "clinical.tsv", "numeric": "age"},
+        "ctc": {"default_blood_volume_ml": -1},
+        "extra_views": [{"name": "bad name", "path": "x.tsv", "orientation": "sideways"}],
+        "sampels": "typo.tsv",
+    }
+    with pytest.raises(ConfigError) as raised:
+        check_config(bad)
+    problems = raised.value.problems
+    assert len(problems) == 5, problems
+    text = "\n".join(problems)
+    assert "key 'clinical.numeric': 'age' is not of type 'array'" in text
+    assert "key 'ctc.default_blood_volume_ml': -1 is less than or equal to the minimum of 0" in text
+    assert "key 'extra_views[0].name'" in text
+    assert "key 'extra_views[0].orientation'" in text
+    assert "'sampels' was unexpected" in text
+
+
+def test_required_keys():
+    with pytest.raises(ConfigError) as raised:
+        check_config({"samples": "s.tsv", "extra_views": [{"name": "v"}]})
+    assert raised.value.problems == [
+        "key '(top level)': 'clinical' is a required property",
+        "key 'extra_views[0]': 'path' is a required property",
+        "key 'extra_views[0]': 'orientation' is a required property",
+    ]
+
+
+def test_unreadable_config_file(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text("samples: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(path)
+    with pytest.raises(ConfigError, match="file not found"):
+        load_config(tmp_path / "absent.yaml")
+
+
+def test_shipped_config_is_the_example_cohort_config(tmp_path, monkeypatch):
+    """config/config.yaml is what `oncofactor simulate --out resources/example_cohort` writes (make run)."""
+    monkeypatch.chdir(tmp_path)
+    simulate_cohort(SimulationParams(), "resources/example_cohort")
+    shipped = (REPO / "config" / "config.yaml").read_text()
+    assert (tmp_path / "resources/example_cohort/config.yaml").read_text() == shipped
+    config = load_config(REPO / "config" / "config.yaml")
+    assert config["samples"] == "resources/example_cohort/samples.tsv"
+    assert yaml.safe_load(shipped)["extra_views"][0]["likelihood"] == "bernoulli"
+
+
+def test_a_config_must_name_some_data():
+    with pytest.raises(ConfigError, match="names no data"):
+        check_config({"clinical": {"path": "clinical.tsv"}})
+    check_config({"clinical": {"path": "c.tsv"}, "ctc": {"enumeration": "ctc.tsv"}})

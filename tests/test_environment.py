@@ -1,0 +1,68 @@
+"""The conda environments and the lock file pin the same versions."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+
+import pytest
+import yaml
+
+from conftest import REPO
+
+LOCK_LINE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)")
+
+
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def locked_versions() -> dict[str, str]:
+    versions = {}
+    for line in (REPO / "requirements.lock").read_text().splitlines():
+        match = LOCK_LINE.match(line)
+        if match:
+            versions[canonical(match.group(1))] = match.group(2)
+    return versions
+
+
+def test_lock_pins_every_dependency_once():
+    versions = locked_versions()
+    assert len(versions) > 50
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    wanted = project["dependencies"] + project["optional-dependencies"]["test"]
+    for requirement in wanted:
+        name = canonical(re.split(r"[<>=!~\[; ]", requirement)[0])
+        assert name in versions, f"{name} is a dependency but not in requirements.lock"
+    lines = (REPO / "requirements.lock").read_text()
+    assert "--hash=sha256:" in lines
+
+
+ENV_FILES = sorted((REPO / "envs").glob("*.yaml"))
+
+
+def test_there_are_conda_environments():
+    assert ENV_FILES
+
+
+@pytest.mark.parametrize("path", ENV_FILES, ids=lambda p: p.name)
+def test_conda_environment_pins_the_locked_versions(path):
+    env = yaml.safe_load(path.read_text())
+    locked = locked_versions()
+    conda = [d for d in env["dependencies"] if isinstance(d, str)]
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
+    python = next(d for d in conda if d.startswith("python="))
+    assert tuple(map(int, python.split("=")[1].split(".")[:2])) >= (3, 11)
+    assert set(conda) <= {python, "pip"}, "packages come from PyPI with the lock's versions, not from conda"
+    assert pip
+    for requirement in pip:
+        name, _, version = requirement.partition("==")
+        assert version, f"{requirement} in {path.name} is not pinned with =="
+        assert locked.get(canonical(name)) == version, f"{path.name} pins {requirement}, the lock {locked.get(canonical(name))}"
+
+
+def test_every_rule_environment_exists():
+    rules = "\n".join(p.read_text() for p in (REPO / "workflow" / "rules").glob("*.smk"))
+    named = set(re.findall(r'conda:\s*\n\s*"\.\./\.\./envs/([^"]+)"', rules))
+    assert named, "rules name their conda environments"
+    assert named <= {p.name for p in ENV_FILES}

@@ -1,0 +1,89 @@
+"""Validation accepts the real public datasets in ../shared/data (10x, Visium, single-CTC, CLL)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from oncofactor.config import check_config
+from oncofactor.validation import validate_inputs
+
+pytestmark = pytest.mark.shared_data
+
+SCANPY = "scverse_scanpy/tests/_data"
+REAL_SAMPLES = [
+    # sample_id, modality, path under shared/data, format
+    ("pbmc_v3_h5", "scrna", f"{SCANPY}/10x_data/3.0.0/filtered_feature_bc_matrix.h5", "auto"),
+    ("pbmc_v3_mex", "scrna", f"{SCANPY}/10x_data/3.0.0/filtered_feature_bc_matrix", "auto"),
+    ("pbmc_v2_h5", "scrna", f"{SCANPY}/10x_data/1.2.0/filtered_gene_bc_matrices_h5.h5", "10x_h5"),
+    ("two_genomes_h5", "scrna", f"{SCANPY}/10x_data/1.2.0/multiple_genomes.h5", "10x_h5"),
+    ("pbmc_v2_mex", "scrna", f"{SCANPY}/10x_data/1.2.0/filtered_gene_bc_matrices/hg19_chr21", "10x_mtx"),
+    ("heart_visium_v1", "spatial", f"{SCANPY}/visium_data/1.0.0", "auto"),
+    ("mouse_cytassist", "spatial", "Perik-Zavodskii_CoexpressDeconvolve", "visium"),
+    ("poonia_ctc", "ctc_scrna", "SaritaPoonia_unCTC/converted/Poonia_et_al._CountData.csv.gz", "auto"),
+    ("polaris_ctc", "ctc_scrna", "krishan57gupta_iCTC/converted/raw_test_data__Clearcell_Polaris_sample_test.csv.gz", "csv"),
+]
+
+
+def test_sample_sheet_of_real_files_validates(shared_data, tmp_path):
+    sheet = pd.DataFrame(
+        [(sample, f"patient{i}", modality, str(shared_data / path), fmt) for i, (sample, modality, path, fmt) in enumerate(REAL_SAMPLES)],
+        columns=["sample_id", "patient_id", "modality", "path", "format"],
+    )
+    sheet.to_csv(tmp_path / "samples.tsv", sep="\t", index=False)
+    pd.DataFrame({"patient_id": sheet["patient_id"]}).to_csv(tmp_path / "clinical.tsv", sep="\t", index=False)
+    config = check_config({"samples": str(tmp_path / "samples.tsv"), "clinical": {"path": str(tmp_path / "clinical.tsv")}})
+    result = validate_inputs(config)
+    assert result.problems == []
+    detected = dict(zip(result.samples["sample_id"], result.samples["format"]))
+    assert detected == {
+        "pbmc_v3_h5": "10x_h5",
+        "pbmc_v3_mex": "10x_mtx",
+        "pbmc_v2_h5": "10x_h5",
+        "two_genomes_h5": "10x_h5",
+        "pbmc_v2_mex": "10x_mtx",
+        "heart_visium_v1": "visium",
+        "mouse_cytassist": "visium",
+        "poonia_ctc": "csv",
+        "polaris_ctc": "csv",
+    }
+
+
+def test_real_file_in_the_wrong_format_is_caught(shared_data, tmp_path):
+    sheet = pd.DataFrame(
+        [("probe_matrix", "p1", "spatial", str(shared_data / SCANPY / "visium_data/2.1.0"), "visium")],
+        columns=["sample_id", "patient_id", "modality", "path", "format"],
+    )
+    sheet.to_csv(tmp_path / "samples.tsv", sep="\t", index=False)
+    (tmp_path / "clinical.tsv").write_text("patient_id\np1\n")
+    config = check_config({"samples": str(tmp_path / "samples.tsv"), "clinical": {"path": str(tmp_path / "clinical.tsv")}})
+    messages = [e.message for e in validate_inputs(config).errors]
+    assert any("lacks filtered_feature_bc_matrix.h5" in m for m in messages)
+    assert any("lacks spatial/tissue_positions.csv" in m for m in messages)
+
+
+def test_cll_cohort_validates(shared_data):
+    folder = shared_data / "bioFAM_cellij/cellij/data"
+    config = check_config(
+        {
+            "clinical": {
+                "path": str(folder / "cll_metadata.csv"),
+                "id_column": "Sample",
+                "categorical": ["Gender", "IGHV", "Diagnosis"],
+                "numeric": ["Age4Main"],
+                "survival_time": "T5",
+                "survival_event": "died",
+            },
+            "extra_views": [
+                {"name": "mutations", "path": str(folder / "cll_mutations.csv"), "orientation": "features_by_samples", "likelihood": "bernoulli"},
+                {"name": "drugs", "path": str(folder / "cll_drugs.csv"), "orientation": "features_by_samples"},
+            ],
+        }
+    )
+    result = validate_inputs(config)
+    assert result.errors == []
+    assert len(result.view_patients["mutations"]) == 200 and len(result.view_patients["drugs"]) == 200
+    # Healthy donors and patients without omics are in the metadata only: warnings, not errors.
+    assert {w.message.split("'")[1] for w in result.warnings} == set(result.clinical["patient_id"]) - set(result.view_patients["drugs"])
+    assert set(result.clinical["died"].dropna()) == {0.0, 1.0}
+    assert result.clinical["T5"].dtype.kind == "f"

@@ -1,0 +1,272 @@
+"""Input validation: one test per class of error, each checking the file, line and column named."""
+
+from __future__ import annotations
+
+import shutil
+
+import pandas as pd
+import pytest
+
+from oncofactor.validation import InputValidationError, validate_inputs
+
+
+def errors_of(cohort) -> list:
+    return validate_inputs(cohort.config).errors
+
+
+def single_error(cohort):
+    errors = errors_of(cohort)
+    assert len(errors) == 1, "\n".join(map(str, errors))
+    return errors[0]
+
+
+def test_simulated_cohort_is_valid_and_typed(cohort):
+    result = validate_inputs(cohort.config)
+    assert result.problems == []
+    sheet = cohort.read("samples.tsv")
+    assert list(result.samples["sample_id"]) == list(sheet["sample_id"])
+    assert set(result.samples["format"]) <= {"10x_h5", "visium", "csv"}
+    assert result.clinical.columns[0] == "patient_id"
+    assert result.clinical["age"].dtype.kind == "f"
+    assert set(result.clinical["death"].dropna()) <= {0.0, 1.0}
+    assert result.ctc["ctc_count"].min() >= 0
+    assert result.ctc["blood_volume_ml"].notna().all()
+
+
+def test_missing_sample_file_names_line_and_column(cohort, tmp_path):
+    cohort.set_cell("samples.tsv", 1, "path", str(tmp_path / "nowhere.h5"))
+    error = single_error(cohort)
+    assert (error.file, error.line, error.column) == (str(cohort.path("samples.tsv")), 3, "path")
+    assert "does not exist" in error.message and "nowhere.h5" in error.message
+
+
+def test_unreadable_sample_file(cohort, tmp_path):
+    fake = tmp_path / "broken.h5"
+    fake.write_text("this is not HDF5")
+    cohort.set_cell("samples.tsv", 0, "path", str(fake))
+    cohort.set_cell("samples.tsv", 0, "format", "auto")
+    error = single_error(cohort)
+    assert (error.line, error.column) == (2, "path")
+    assert "cannot be opened as HDF5" in error.message
+
+
+def test_folder_that_lacks_part_of_its_format(cohort, tmp_path):
+    sheet = cohort.read("samples.tsv")
+    row = int((sheet["modality"] == "spatial").to_numpy().argmax())
+    outs = shutil.copytree(sheet.loc[row, "path"], tmp_path / "section" / "outs")
+    (outs / "spatial" / "tissue_positions.csv").unlink()
+    cohort.set_cell("samples.tsv", row, "path", str(outs.parent))
+    error = single_error(cohort)
+    assert (error.line, error.column) == (row + 2, "path")
+    assert "lacks spatial/tissue_positions.csv" in error.message
+
+
+def test_empty_sample_id(cohort):
+    cohort.set_cell("samples.tsv", 2, "sample_id", "")
+    error = single_error(cohort)
+    assert (error.line, error.column) == (4, "sample_id")
+    assert "is empty" in error.message
+
+
+def test_duplicate_sample_id_names_both_lines(cohort):
+    sheet = cohort.read("samples.tsv")
+    cohort.set_cell("samples.tsv", 3, "sample_id", sheet.loc[0, "sample_id"])
+    error = single_error(cohort)
+    assert (error.line, error.column) == (5, "sample_id")
+    assert "first on line 2" in error.message
+
+
+@pytest.mark.parametrize("unsafe", ["P 1", "../P1", "_P1", "P1/scrna", "Pä1"])
+def test_ids_unsafe_as_file_names(cohort, unsafe):
+    cohort.set_cell("samples.tsv", 0, "sample_id", unsafe)
+    error = single_error(cohort)
+    assert (error.line, error.column) == (2, "sample_id")
+    assert "used in file names" in error.message and repr(unsafe) in error.message
+
+
+def test_unknown_modality(cohort):
+    cohort.set_cell("samples.tsv", 0, "modality", "rnaseq")
+    error = single_error(cohort)
+    assert (error.line, error.column) == (2, "modality")
+    assert "'rnaseq' must be one of scrna, spatial, ctc_scrna" == error.message
+
+
+def test_unknown_format(cohort):
+    cohort.set_cell("samples.tsv", 0, "format", "loom")
+    error = single_error(cohort)
+    assert (error.line, error.column) == (2, "format")
+    assert "'loom' must be one of auto" in error.message
+
+
+def test_format_that_does_not_fit_the_modality(cohort):
+    sheet = cohort.read("samples.tsv")
+    row = int((sheet["modality"] == "scrna").to_numpy().argmax())
+    cohort.set_cell("samples.tsv", row, "format", "visium")
+    error = single_error(cohort)
+    assert (error.line, error.column) == (row + 2, "format")
+    assert "does not fit modality 'scrna'" in error.message
+
+
+def test_missing_required_column(cohort):
+    cohort.write("samples.tsv", cohort.read("samples.tsv").drop(columns=["modality"]))
+    error = single_error(cohort)
+    assert (error.file, error.line) == (str(cohort.path("samples.tsv")), 1)
+    assert "lacks column(s) modality" in error.message
+
+
+def test_sample_patient_absent_from_clinical(cohort):
+    cohort.set_cell("samples.tsv", 1, "patient_id", "P999")
+    error = single_error(cohort)
+    assert (error.file, error.line, error.column) == (str(cohort.path("samples.tsv")), 3, "patient_id")
+    assert "'P999' is not in the clinical table" in error.message
+
+
+def test_ctc_patient_absent_from_clinical(cohort):
+    cohort.set_cell("ctc_enumeration.tsv", 0, "patient_id", "P999")
+    error = single_error(cohort)
+    assert (error.file, error.line, error.column) == (str(cohort.path("ctc_enumeration.tsv")), 2, "patient_id")
+    assert "'P999' is not in the clinical table" in error.message
+
+
+def test_clinical_patient_without_data_is_a_warning(cohort):
+    clinical = cohort.read("clinical.tsv")
+    extra = clinical.iloc[[0]].assign(patient_id="P500")
+    cohort.write("clinical.tsv", pd.concat([clinical, extra], ignore_index=True))
+    result = validate_inputs(cohort.config)
+    assert result.errors == []
+    [warning] = result.warnings
+    assert (warning.file, warning.line, warning.column) == (str(cohort.path("clinical.tsv")), len(clinical) + 2, "patient_id")
+    assert "'P500' has no data" in warning.message
+
+
+def test_duplicate_clinical_patient(cohort):
+    cohort.set_cell("clinical.tsv", 2, "patient_id", cohort.read("clinical.tsv").loc[1, "patient_id"])
+    errors = errors_of(cohort)
+    assert any(e.line == 4 and e.column == "patient_id" and "appears again" in e.message for e in errors)
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "expected"),
+    [
+        ("ctc_count", "-3", "-3 must be a whole number >= 0"),
+        ("ctc_count", "many", "'many' must be a whole number >= 0"),
+        ("ctc_count", "2.5", "2.5 must be a whole number >= 0"),
+        ("blood_volume_ml", "-7.5", "-7.5 must be a number > 0"),
+        ("blood_volume_ml", "seven", "'seven' must be a number > 0"),
+        ("ctc_cluster_count", "-1", "-1 must be a whole number >= 0"),
+    ],
+)
+def test_bad_ctc_values(cohort, column, value, expected):
+    cohort.set_cell("ctc_enumeration.tsv", 3, column, value)
+    error = single_error(cohort)
+    assert (error.file, error.line, error.column) == (str(cohort.path("ctc_enumeration.tsv")), 5, column)
+    assert error.message.startswith(expected)
+
+
+def test_duplicate_blood_draw(cohort):
+    ctc = cohort.read("ctc_enumeration.tsv")
+    cohort.write("ctc_enumeration.tsv", pd.concat([ctc, ctc.iloc[[0]]], ignore_index=True))
+    error = single_error(cohort)
+    assert error.line == len(ctc) + 2
+    assert "appears again (first on line 2)" in error.message
+
+
+def test_missing_blood_volume_takes_the_config_default(cohort):
+    cohort.set_cell("ctc_enumeration.tsv", 0, "blood_volume_ml", "")
+    cohort.raw_config["ctc"]["default_blood_volume_ml"] = 10.0
+    result = validate_inputs(cohort.config)
+    assert result.errors == []
+    assert result.ctc.loc[0, "blood_volume_ml"] == 10.0
+
+
+def test_non_numeric_clinical_covariate(cohort):
+    cohort.set_cell("clinical.tsv", 4, "age", "sixty")
+    error = single_error(cohort)
+    assert (error.file, error.line, error.column) == (str(cohort.path("clinical.tsv")), 6, "age")
+    assert error.message == "'sixty' is not a number"
+
+
+def test_negative_survival_time(cohort):
+    cohort.set_cell("clinical.tsv", 0, "os_months", "-2")
+    error = single_error(cohort)
+    assert (error.line, error.column) == (2, "os_months")
+    assert "negative" in error.message
+
+
+def test_bad_survival_event(cohort):
+    cohort.set_cell("clinical.tsv", 1, "death", "maybe")
+    error = single_error(cohort)
+    assert (error.line, error.column) == (3, "death")
+    assert "not a survival event" in error.message
+
+
+def test_config_names_a_column_the_clinical_table_lacks(cohort):
+    cohort.raw_config["clinical"]["numeric"] = ["age", "ecog"]
+    error = single_error(cohort)
+    assert (error.file, error.line) == (str(cohort.path("clinical.tsv")), 1)
+    assert "clinical.numeric names column 'ecog'" in error.message
+
+
+def test_missing_clinical_file(cohort, tmp_path):
+    cohort.raw_config["clinical"]["path"] = str(tmp_path / "absent.tsv")
+    errors = errors_of(cohort)
+    assert [e.message for e in errors] == ["file not found"]
+
+
+def test_extra_view_values_must_fit_the_likelihood(cohort):
+    cohort.set_cell("mutations.tsv", 2, "TP53", "2")
+    error = single_error(cohort)
+    assert (error.file, error.line, error.column) == (str(cohort.path("mutations.tsv")), 4, "TP53")
+    assert "is not 0 or 1 (likelihood bernoulli)" in error.message
+
+
+def test_extra_view_non_numeric_value(cohort):
+    cohort.set_cell("mutations.tsv", 0, "KRAS", "yes")
+    cohort.raw_config["extra_views"][0]["likelihood"] = "gaussian"
+    error = single_error(cohort)
+    assert (error.line, error.column) == (2, "KRAS")
+    assert error.message == "'yes' is not a number"
+
+
+def test_extra_view_patient_absent_from_clinical(cohort):
+    cohort.set_cell("mutations.tsv", 0, "patient_id", "P777")
+    error = single_error(cohort)
+    assert error.file == str(cohort.path("mutations.tsv"))
+    assert "'P777' of extra view 'mutations' is not in the clinical table" in error.message
+
+
+def test_features_by_samples_view(cohort):
+    table = cohort.read("mutations.tsv").set_index("patient_id").T
+    table.index.name = "gene"
+    table.reset_index().to_csv(cohort.path("mutations_t.tsv"), sep="\t", index=False)
+    cohort.raw_config["extra_views"][0].update(path=str(cohort.path("mutations_t.tsv")), orientation="features_by_samples")
+    assert validate_inputs(cohort.config).problems == []
+    bad = cohort.read("mutations_t.tsv")
+    patient = bad.columns[3]
+    bad.loc[1, patient] = "0.5"
+    cohort.write("mutations_t.tsv", bad)
+    error = single_error(cohort)
+    assert (error.line, error.column) == (3, patient)
+
+
+def test_every_problem_is_reported_at_once(cohort):
+    """Snakemake's schema validation stops at the first bad row; ours reports them all."""
+    sheet = cohort.read("samples.tsv")
+    sheet.loc[0, "modality"] = "bulk"
+    sheet.loc[2, "sample_id"] = "bad id"
+    sheet.loc[4, "patient_id"] = "P404"
+    cohort.write("samples.tsv", sheet)
+    cohort.set_cell("ctc_enumeration.tsv", 1, "ctc_count", "-1")
+    cohort.set_cell("clinical.tsv", 3, "age", "old")
+    errors = errors_of(cohort)
+    found = {(e.file.rsplit("/", 1)[-1], e.line, e.column) for e in errors}
+    assert found == {
+        ("samples.tsv", 2, "modality"),
+        ("samples.tsv", 4, "sample_id"),
+        ("samples.tsv", 6, "patient_id"),
+        ("ctc_enumeration.tsv", 3, "ctc_count"),
+        ("clinical.tsv", 5, "age"),
+    }
+    with pytest.raises(InputValidationError) as raised:
+        validate_inputs(cohort.config).raise_for_errors()
+    assert str(raised.value).startswith("5 error(s) in the inputs")

@@ -1,0 +1,65 @@
+"""The Snakemake workflow: a dry run of the shipped config, a real run, and a run stopped by bad input."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pandas as pd
+import pytest
+
+from conftest import BIN, REPO
+from oncofactor.simulate import SimulationParams, simulate_cohort
+
+pytestmark = pytest.mark.workflow
+
+
+def snakemake(*args, cwd) -> subprocess.CompletedProcess:
+    command = [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--cores", "1", *map(str, args)]
+    return subprocess.run(command, capture_output=True, text=True, cwd=cwd)
+
+
+def test_dry_run_of_the_example_config(tmp_path):
+    simulate_cohort(SimulationParams(), tmp_path / "resources" / "example_cohort")
+    result = snakemake("-n", "--configfile", REPO / "config" / "config.yaml", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "validated_inputs" in result.stdout
+    assert not (tmp_path / "results").exists()
+
+
+def test_run_writes_the_validated_tables(cohort, tmp_path):
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    result = snakemake("--configfile", cohort.write_config(), cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    samples = pd.read_parquet(workdir / "results/inputs/samples.parquet")
+    sheet = cohort.read("samples.tsv")
+    assert list(samples["sample_id"]) == list(sheet["sample_id"])
+    assert list(samples["path"]) == list(sheet["path"])
+    clinical = pd.read_parquet(workdir / "results/inputs/clinical.parquet")
+    assert len(clinical) == len(cohort.read("clinical.tsv")) and clinical["os_months"].dtype.kind == "f"
+    ctc = pd.read_parquet(workdir / "results/inputs/ctc_enumeration.parquet")
+    assert len(ctc) == len(cohort.read("ctc_enumeration.tsv")) and ctc["blood_volume_ml"].notna().all()
+    assert "wrote" in (workdir / "logs/validated_inputs.log").read_text()
+
+
+def test_bad_inputs_stop_the_run_before_any_job(cohort, tmp_path):
+    cohort.set_cell("samples.tsv", 0, "format", "loom")
+    cohort.set_cell("ctc_enumeration.tsv", 2, "ctc_count", "-2")
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    result = snakemake("--configfile", cohort.write_config(), cwd=workdir)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "2 error(s) in the inputs; nothing was run" in output
+    assert f"{cohort.path('samples.tsv')}, line 2, column 'format': 'loom'" in output
+    assert f"{cohort.path('ctc_enumeration.tsv')}, line 4, column 'ctc_count': -2" in output
+    assert not (workdir / "results").exists()
+    assert not (workdir / "logs").exists()
+
+
+def test_bad_config_stops_the_run(cohort, tmp_path):
+    cohort.raw_config["ctc"]["default_blood_volume_ml"] = 0
+    result = snakemake("-n", "--configfile", cohort.write_config(), cwd=tmp_path)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "key 'ctc.default_blood_volume_ml': 0 is less than or equal to the minimum of 0" in output

@@ -1,0 +1,38 @@
+# Shared set-up: the oncofactor package, the checked config and the validated inputs.
+# Validation runs while the workflow is parsed, so bad inputs stop the run before any job starts
+# and before results/ is created; every problem is listed at once.
+
+import os
+import sys
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+
+SRC = str(Path(workflow.basedir) / "src")
+# The package is imported from this checkout, in this process and in every job (also in --sdm conda
+# environments and SLURM jobs, which inherit the environment), so rules run the code beside them.
+sys.path.insert(0, SRC)
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")]))
+
+from oncofactor.config import ConfigError, check_config
+from oncofactor.validation import validate_inputs
+
+try:
+    config.update(check_config(config, source="config"))
+except ConfigError as error:
+    raise WorkflowError(str(error))
+
+INPUTS = validate_inputs(config)
+for problem in INPUTS.warnings:
+    logger.warning(str(problem))
+if INPUTS.errors:
+    raise WorkflowError(
+        f"{len(INPUTS.errors)} error(s) in the inputs; nothing was run. Fix them and run again:\n"
+        + "\n".join(str(problem) for problem in INPUTS.errors)
+    )
+
+
+def input_tables():
+    """The tables the config names, so that editing one reruns the jobs that read it."""
+    tables = [config["samples"], config["clinical"]["path"], config["ctc"]["enumeration"]]
+    return [table for table in tables if table] + [view["path"] for view in config["extra_views"]]

@@ -1,0 +1,19 @@
+rule validated_inputs:
+    input:
+        input_tables(),
+    output:
+        samples="results/inputs/samples.parquet",
+        clinical="results/inputs/clinical.parquet",
+        ctc="results/inputs/ctc_enumeration.parquet",
+    params:
+        config=config,
+    log:
+        "logs/validated_inputs.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../../envs/inputs.yaml"
+    script:
+        "../scripts/validated_inputs.py"
