@@ -270,3 +270,54 @@ def test_every_problem_is_reported_at_once(cohort):
     with pytest.raises(InputValidationError) as raised:
         validate_inputs(cohort.config).raise_for_errors()
     assert str(raised.value).startswith("5 error(s) in the inputs")
+
+
+def test_parquet_extra_view_problems_name_the_row(cohort):
+    table = cohort.read("mutations.tsv")
+    table.loc[2, "TP53"] = "3"
+    table.to_parquet(cohort.path("mutations.parquet"), index=False)
+    cohort.raw_config["extra_views"][0]["path"] = str(cohort.path("mutations.parquet"))
+    error = single_error(cohort)
+    assert str(error) == f"ERROR: {cohort.path('mutations.parquet')}, row 3, column 'TP53': '3' is not 0 or 1 (likelihood bernoulli)"
+
+
+def test_format_that_cannot_be_detected(cohort, tmp_path):
+    (tmp_path / "empty_folder").mkdir()
+    cohort.set_cell("samples.tsv", 0, "path", str(tmp_path / "empty_folder"))
+    cohort.set_cell("samples.tsv", 0, "format", "auto")
+    error = single_error(cohort)
+    assert (error.line, error.column) == (2, "format")
+    assert "cannot tell the format" in error.message
+
+
+def test_mex_folder_without_features(cohort, tmp_path):
+    folder = tmp_path / "mex"
+    folder.mkdir()
+    (folder / "matrix.mtx.gz").write_bytes(b"")
+    (folder / "barcodes.tsv.gz").write_bytes(b"")
+    sheet = cohort.read("samples.tsv")
+    row = int((sheet["modality"] == "scrna").to_numpy().argmax())
+    cohort.set_cell("samples.tsv", row, "path", str(folder))
+    cohort.set_cell("samples.tsv", row, "format", "auto")
+    error = single_error(cohort)
+    assert (error.line, error.column) == (row + 2, "path")
+    assert "lacks features.tsv[.gz] or genes.tsv" in error.message
+
+
+def test_spatial_h5ad_needs_coordinates(cohort, tmp_path):
+    import anndata as ad
+    import numpy as np
+
+    sheet = cohort.read("samples.tsv")
+    row = int((sheet["modality"] == "spatial").to_numpy().argmax())
+    adata = ad.AnnData(np.ones((3, 2), dtype=np.float32))
+    adata.write_h5ad(tmp_path / "flat.h5ad")
+    cohort.set_cell("samples.tsv", row, "path", str(tmp_path / "flat.h5ad"))
+    cohort.set_cell("samples.tsv", row, "format", "auto")
+    error = single_error(cohort)
+    assert (error.line, error.column) == (row + 2, "path")
+    assert "obsm['spatial']" in error.message
+
+    adata.obsm["spatial"] = np.zeros((3, 2))
+    adata.write_h5ad(tmp_path / "flat.h5ad")
+    assert errors_of(cohort) == []

@@ -31,7 +31,10 @@ MAX_CELL_PROBLEMS_PER_TABLE = 20
 
 @dataclass(frozen=True)
 class Problem:
-    """One finding. `line` counts the header as line 1 (None for a whole-file problem)."""
+    """One finding. `line` counts the header as line 1 (None for a whole-file problem).
+
+    Parquet files have no lines: they are shown as data rows, the first data row being row 1.
+    """
 
     level: str  # "error" or "warning"
     file: str
@@ -41,7 +44,9 @@ class Problem:
 
     def __str__(self) -> str:
         where = self.file
-        if self.line is not None:
+        if self.line is not None and self.file.lower().endswith(".parquet"):
+            where += f", row {self.line - 1}" if self.line > 1 else ", column names"
+        elif self.line is not None:
             where += f", line {self.line}"
         if self.column is not None:
             where += f", column '{self.column}'"
