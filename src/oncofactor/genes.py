@@ -1,0 +1,127 @@
+"""Gene identifiers: one namespace per cohort, Ensembl versions stripped, duplicates summed.
+
+The symbol <-> Ensembl mapping comes from the cohort's own feature tables (Cell Ranger files name
+both), so a sample that names genes only one way is mapped through the others. Every feature's fate
+is reported: kept, version_stripped, mapped, summed, dropped_unmapped or dropped_ambiguous.
+"""
+
+from __future__ import annotations
+
+import re
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+ENSEMBL_ID = re.compile(r"^(ENS[A-Z]*G\d{11})(\.\d+)?(_PAR_Y)?$")
+HUMAN_ID, MOUSE_ID = re.compile(r"^ENSG\d{11}"), re.compile(r"^ENSMUSG\d{11}")
+
+
+def _clean(values) -> pd.Series:
+    series = pd.Series(values, dtype=object).map(lambda v: v.strip() if isinstance(v, str) else None)
+    return series.where(series.map(lambda v: bool(v) and v.lower() not in {"nan", "none"}), None)
+
+
+def feature_table(var: pd.DataFrame) -> pd.DataFrame:
+    """The features of a sample as `gene_id` (version stripped) and `gene_symbol`, None where unknown.
+
+    An ID-looking value in the symbol column is taken as an ID (tables of Ensembl IDs only).
+    """
+    ids, symbols = _clean(var["gene_id"]).reset_index(drop=True), _clean(var["gene_symbol"]).reset_index(drop=True)
+    misplaced = ids.isna() & symbols.map(lambda s: bool(s and ENSEMBL_ID.match(s)))
+    ids[misplaced], symbols[misplaced] = symbols[misplaced], None
+    stripped = ids.map(lambda i: ENSEMBL_ID.match(i).group(1) if i and ENSEMBL_ID.match(i) else i)
+    return pd.DataFrame({"raw_id": ids, "gene_id": stripped, "gene_symbol": symbols})
+
+
+def detect_species(features: pd.DataFrame) -> str:
+    """'human', 'mouse' or 'unknown', from Ensembl ID prefixes and mitochondrial gene symbols."""
+    ids, symbols = features["gene_id"].dropna(), features["gene_symbol"].dropna()
+    human = ids.str.match(HUMAN_ID).sum() + symbols.str.startswith("MT-").sum()
+    mouse = ids.str.match(MOUSE_ID).sum() + symbols.str.startswith("mt-").sum()
+    if human == mouse == 0:
+        return "unknown"
+    return "human" if human >= mouse else "mouse"
+
+
+def build_gene_map(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """gene_id, gene_symbol, n_samples: every ID-symbol pair named together in a sample's features."""
+    pairs = [
+        t.loc[t["gene_id"].notna() & t["gene_symbol"].notna(), ["gene_id", "gene_symbol"]].drop_duplicates().assign(sample=name)
+        for name, t in tables.items()
+    ]
+    if not pairs:
+        return pd.DataFrame(columns=["gene_id", "gene_symbol", "n_samples"])
+    table = pd.concat(pairs, ignore_index=True)
+    counted = table.groupby(["gene_id", "gene_symbol"], sort=True)["sample"].nunique().rename("n_samples")
+    return counted.reset_index()
+
+
+def _lookup(gene_map: pd.DataFrame, source: str, target: str) -> tuple[dict, set]:
+    """source -> target where the map names exactly one target; and the ambiguous sources."""
+    targets = gene_map.groupby(source)[target].unique()
+    unique = {key: values[0] for key, values in targets.items() if len(values) == 1}
+    return unique, set(targets.index) - set(unique)
+
+
+def harmonize_genes(adata: ad.AnnData, namespace: str, gene_map: pd.DataFrame) -> tuple[ad.AnnData, pd.DataFrame]:
+    """Rename a sample's genes into `namespace` ('symbol' or 'ensembl') and sum duplicates.
+
+    adata: cells x genes counts with var columns gene_id and gene_symbol (as the readers return).
+    Returns the harmonized AnnData (var index = harmonized ID; var gene_id and gene_symbol as known
+    from the sample or the map) and a report with one row per input feature: original_id,
+    harmonized_id (None when dropped) and action.
+    """
+    if namespace not in ("symbol", "ensembl"):
+        raise ValueError(f"namespace must be 'symbol' or 'ensembl', got {namespace!r}")
+    features = feature_table(adata.var)
+    id_to_symbol, _ = _lookup(gene_map, "gene_id", "gene_symbol")
+    symbol_to_id, ambiguous_symbols = _lookup(gene_map, "gene_symbol", "gene_id")
+
+    harmonized, actions, originals = [], [], []
+    for raw_id, gene_id, symbol in features.itertuples(index=False, name=None):
+        if namespace == "symbol":
+            original = symbol or raw_id
+            if symbol:
+                target, action = symbol, "kept"
+            elif gene_id in id_to_symbol:
+                target, action = id_to_symbol[gene_id], "mapped"
+            else:
+                target, action = None, "dropped_unmapped"
+        else:
+            original = raw_id or symbol
+            if gene_id:
+                target, action = gene_id, "kept" if gene_id == raw_id else "version_stripped"
+            elif symbol in ambiguous_symbols:
+                target, action = None, "dropped_ambiguous"
+            elif symbol in symbol_to_id:
+                target, action = symbol_to_id[symbol], "mapped"
+            else:
+                target, action = None, "dropped_unmapped"
+        harmonized.append(target)
+        actions.append(action)
+        originals.append(original)
+
+    report = pd.DataFrame({"original_id": originals, "harmonized_id": harmonized, "action": actions})
+    kept = report["harmonized_id"].notna().to_numpy()
+    repeated = report["harmonized_id"].duplicated(keep=False) & report["harmonized_id"].notna()
+    report.loc[repeated, "action"] = "summed"
+
+    names = pd.Index(pd.unique(report.loc[kept, "harmonized_id"]))
+    columns = names.get_indexer(report.loc[kept, "harmonized_id"])
+    aggregate = sp.csr_matrix((np.ones(kept.sum(), dtype=np.float32), (np.flatnonzero(kept), columns)), shape=(len(report), len(names)))
+    counts = sp.csr_matrix(adata.X) @ aggregate
+
+    first = features[kept].groupby(report.loc[kept, "harmonized_id"].to_numpy(), sort=False).first()
+    var = pd.DataFrame(index=names)
+    var["gene_id"] = first["gene_id"].reindex(names)
+    var["gene_symbol"] = first["gene_symbol"].reindex(names)
+    if namespace == "symbol":
+        var["gene_symbol"] = names
+        var["gene_id"] = var["gene_id"].fillna(pd.Series(symbol_to_id).reindex(names))
+    else:
+        var["gene_id"] = names
+        var["gene_symbol"] = var["gene_symbol"].fillna(pd.Series(id_to_symbol).reindex(names))
+    out = ad.AnnData(X=counts.tocsr(), obs=adata.obs.copy(), var=var, obsm=dict(adata.obsm), uns=dict(adata.uns))
+    return out, report
