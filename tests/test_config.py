@@ -81,3 +81,13 @@ def test_a_config_must_name_some_data():
     with pytest.raises(ConfigError, match="names no data"):
         check_config({"clinical": {"path": "clinical.tsv"}})
     check_config({"clinical": {"path": "c.tsv"}, "ctc": {"enumeration": "ctc.tsv"}})
+
+
+def test_qc_defaults_are_per_modality_and_survive_partial_settings():
+    config = check_config({**MINIMAL, "qc": {"scrna": {"min_counts": 1000, "mode": "mad"}}})
+    assert config["qc"]["scrna"] == {"min_counts": 1000, "mode": "mad", "n_mads": 5, "min_genes": 200, "max_pct_mito": 20, "min_cells": 50}
+    assert config["qc"]["spatial"]["min_counts"] == 100 and config["qc"]["ctc_scrna"]["min_cells"] == 1
+    assert config["genes"] == {"namespace": "symbol", "allow_mixed_species": False}
+    assert "EPCAM" in config["cell_types"]["markers"]["tumour_epithelial"]
+    with pytest.raises(ConfigError, match="qc.spatial.max_pct_mito"):
+        check_config({**MINIMAL, "qc": {"spatial": {"max_pct_mito": 120}}})

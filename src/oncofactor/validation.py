@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from oncofactor.formats import FORMATS_BY_MODALITY, check_format, detect_format
+from oncofactor.io import write_parquet
 from oncofactor.schemas import load_schema, row_problems
 from oncofactor.tables import TableReadError, read_table_as_text, table_separator
 
@@ -481,9 +482,9 @@ def write_validated_inputs(config: dict, outputs) -> ValidatedInputs:
         logger.warning(str(problem))
     samples = result.samples if result.samples is not None else pd.DataFrame(columns=SAMPLE_COLUMNS)
     ctc = result.ctc if result.ctc is not None else pd.DataFrame(columns=CTC_COLUMNS)
-    samples.to_parquet(outputs.samples, index=False)
-    result.clinical.to_parquet(outputs.clinical, index=False)
-    ctc.to_parquet(outputs.ctc, index=False)
+    write_parquet(samples, outputs.samples, config)
+    write_parquet(result.clinical, outputs.clinical, config)
+    write_parquet(ctc, outputs.ctc, config)
     logger.info(
         "wrote %d samples, %d patients, %d CTC blood draws", len(samples), len(result.clinical), len(ctc)
     )

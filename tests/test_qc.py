@@ -1,0 +1,60 @@
+"""QC metrics, thresholds (fixed and MAD) and normalization, checked against scanpy."""
+
+from __future__ import annotations
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import scanpy as sc
+import scipy.sparse as sp
+
+from oncofactor.qc import log_normalize, passes_qc, qc_metrics
+from oncofactor.readers import read_10x_h5
+
+FIXED = {"mode": "fixed", "min_counts": 500, "min_genes": 100, "max_pct_mito": 20, "n_mads": 5}
+
+
+def simulated_scrna(cohort) -> tuple[ad.AnnData, pd.DataFrame]:
+    sheet = pd.read_csv(cohort / "samples.tsv", sep="\t").query("modality == 'scrna'")
+    adatas = [read_10x_h5(cohort / p) for p in sheet["path"]]
+    truth = pd.read_parquet(cohort / "truth" / "cells.parquet").query("sample_id in @sheet.sample_id")
+    return ad.concat(adatas, merge="first"), truth
+
+
+def test_metrics_match_scanpy(small_cohort):
+    adata, _ = simulated_scrna(small_cohort)
+    ours = qc_metrics(adata)
+    reference = adata.copy()
+    reference.var_names = reference.var["gene_symbol"].to_numpy()
+    reference.var["mt"] = reference.var_names.str.startswith("MT-")
+    sc.pp.calculate_qc_metrics(reference, qc_vars=["mt"], inplace=True, percent_top=None)
+    assert np.allclose(ours["n_counts"], reference.obs["total_counts"])
+    assert np.array_equal(ours["n_genes"], reference.obs["n_genes_by_counts"])
+    assert np.allclose(ours["pct_mito"], reference.obs["pct_counts_mt"], atol=1e-4)
+
+
+def test_thresholds_remove_the_damaged_cells(small_cohort):
+    adata, truth = simulated_scrna(small_cohort)
+    metrics = qc_metrics(adata)
+    for settings in (FIXED, {**FIXED, "mode": "mad", "n_mads": 3}):
+        keep = passes_qc(metrics, settings)
+        damaged = truth["low_quality"].to_numpy()
+        assert damaged.any()
+        assert not keep[damaged].any(), f"{settings['mode']}: damaged cells pass"
+        assert keep[~damaged].mean() > 0.9, f"{settings['mode']}: too many good cells lost"
+
+
+def test_mad_mode_adapts_to_the_sample():
+    metrics = pd.DataFrame({"n_counts": [1000.0] * 50 + [600.0], "n_genes": [300] * 50 + [290], "pct_mito": [5.0] * 50 + [6.0]})
+    metrics.loc[:49, "n_counts"] += np.arange(50) * 10
+    assert passes_qc(metrics, FIXED).all()
+    assert not passes_qc(metrics, {**FIXED, "mode": "mad", "n_mads": 3})[-1]
+
+
+def test_normalization_matches_scanpy():
+    counts = sp.random(40, 30, density=0.3, random_state=0, format="csr", dtype=np.float32)
+    counts.data = np.ceil(counts.data * 20)
+    reference = ad.AnnData(counts.copy())
+    sc.pp.normalize_total(reference, target_sum=1e4)
+    sc.pp.log1p(reference)
+    assert np.allclose(log_normalize(counts).toarray(), reference.X.toarray(), atol=1e-5)
