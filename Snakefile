@@ -14,9 +14,11 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/inputs.smk"
+include: "workflow/rules/harmonize.smk"
 
 
 rule all:
     input:
         rules.validated_inputs.output,
+        rules.harmonization_tables.output,
     default_target: True

@@ -16,7 +16,7 @@ from oncofactor.simulate import SimulationParams, simulate_cohort
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 BIN = Path(sys.executable).parent
-SMALL = SimulationParams(patients=8, seed=3, cells_per_sample=40, spots_per_section=40, genes=300)
+SMALL = SimulationParams(patients=8, seed=3, cells_per_sample=80, spots_per_section=60, genes=1000)
 
 
 @pytest.fixture(scope="session")

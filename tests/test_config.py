@@ -16,7 +16,7 @@ def test_defaults_are_filled_in():
     config = check_config(MINIMAL)
     assert config["clinical"]["id_column"] == "patient_id"
     assert config["clinical"]["numeric"] == [] and config["clinical"]["response"] is None
-    assert config["ctc"] == {"enumeration": None, "default_blood_volume_ml": 7.5}
+    assert config["ctc"] == {"enumeration": None, "default_blood_volume_ml": 7.5, "count_orientation": "auto", "cell_class_column": "cell_class"}
     assert config["extra_views"] == []
     assert MINIMAL == {"samples": "samples.tsv", "clinical": {"path": "clinical.tsv"}}, "input left unchanged"
 

@@ -67,7 +67,11 @@ def test_species_detection():
     assert detect_species(feature_table(REFERENCE.var)) == "human"
     mouse = pd.DataFrame({"gene_id": [None, None], "gene_symbol": ["mt-Co1", "Actb"]})
     assert detect_species(feature_table(mouse)) == "mouse"
-    assert detect_species(feature_table(pd.DataFrame({"gene_id": [None], "gene_symbol": ["FOO"]}))) == "unknown"
+    by_case = lambda symbols: detect_species(feature_table(pd.DataFrame({"gene_id": [None] * len(symbols), "gene_symbol": symbols})))  # noqa: E731
+    assert by_case(["CDH2", "SIGLEC14", "GNPDA1"]) == "human"
+    assert by_case(["Cdh2", "Siglec14", "Gnpda1"]) == "mouse"
+    assert by_case(["Cdh2", "SIGLEC14"]) == "unknown"
+    assert by_case(["1", "2"]) == "unknown"
 
 
 def test_bad_namespace():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 
+import anndata as ad
 import pandas as pd
 import pytest
 
@@ -14,7 +15,7 @@ pytestmark = pytest.mark.workflow
 
 
 def snakemake(*args, cwd) -> subprocess.CompletedProcess:
-    command = [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--cores", "1", *map(str, args)]
+    command = [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--cores", "2", *map(str, args)]
     return subprocess.run(command, capture_output=True, text=True, cwd=cwd)
 
 
@@ -40,6 +41,16 @@ def test_run_writes_the_validated_tables(cohort, tmp_path):
     ctc = pd.read_parquet(workdir / "results/inputs/ctc_enumeration.parquet")
     assert len(ctc) == len(cohort.read("ctc_enumeration.tsv")) and ctc["blood_volume_ml"].notna().all()
     assert "wrote" in (workdir / "logs/validated_inputs.log").read_text()
+
+    qc = pd.read_parquet(workdir / "results/harmonized/qc.parquet")
+    assert set(qc["sample_id"]) == set(sheet["sample_id"])
+    assert set(qc["modality"]) == {"scrna", "spatial", "ctc_scrna"}
+    genes = pd.read_parquet(workdir / "results/harmonized/gene_harmonization.parquet")
+    assert set(genes["sample_id"]) == set(sheet["sample_id"])
+    for sample_id in sheet["sample_id"]:
+        adata = ad.read_h5ad(workdir / f"results/harmonized/{sample_id}.h5ad")
+        assert adata.n_obs == qc.query("sample_id == @sample_id")["passed_qc"].sum()
+        assert "counts" in adata.layers
 
 
 def test_bad_inputs_stop_the_run_before_any_job(cohort, tmp_path):

@@ -30,7 +30,7 @@ def marker_scores(lognorm: sp.spmatrix, var: pd.DataFrame, markers: dict[str, li
         expression = matrix[:, columns].toarray()
         scale = np.maximum(np.percentile(expression, 99, axis=0), 1.0)
         scores[cell_type] = (expression / scale).mean(axis=1)
-    return pd.DataFrame(scores)
+    return pd.DataFrame(scores, index=pd.RangeIndex(matrix.shape[0]))
 
 
 def assign_by_markers(scores: pd.DataFrame, min_score: float, min_margin: float) -> np.ndarray:

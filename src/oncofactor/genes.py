@@ -36,13 +36,24 @@ def feature_table(var: pd.DataFrame) -> pd.DataFrame:
 
 
 def detect_species(features: pd.DataFrame) -> str:
-    """'human', 'mouse' or 'unknown', from Ensembl ID prefixes and mitochondrial gene symbols."""
+    """'human', 'mouse' or 'unknown', from Ensembl ID prefixes and mitochondrial gene symbols.
+
+    Without either, the case of the symbols decides: human symbols are upper case (ACTB), mouse
+    symbols capitalised (Actb); 'unknown' unless 90% of the symbols agree.
+    """
     ids, symbols = features["gene_id"].dropna(), features["gene_symbol"].dropna()
     human = ids.str.match(HUMAN_ID).sum() + symbols.str.startswith("MT-").sum()
     mouse = ids.str.match(MOUSE_ID).sum() + symbols.str.startswith("mt-").sum()
-    if human == mouse == 0:
+    if human or mouse:
+        return "human" if human >= mouse else "mouse"
+    lettered = symbols[symbols.str.contains("[A-Za-z]{2}")]
+    if lettered.empty:
         return "unknown"
-    return "human" if human >= mouse else "mouse"
+    if (lettered == lettered.str.upper()).mean() > 0.9:
+        return "human"
+    if lettered.str.match(r"^[A-Z][a-z0-9]").mean() > 0.9:
+        return "mouse"
+    return "unknown"
 
 
 def build_gene_map(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:

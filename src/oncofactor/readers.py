@@ -39,6 +39,28 @@ def _anndata(counts: sp.spmatrix, barcodes, gene_ids, gene_symbols) -> ad.AnnDat
     return ad.AnnData(X=sp.csr_matrix(counts, dtype=np.float32), obs=obs, var=var)
 
 
+def _h5_matrix_group(handle: h5py.File, path, genome: str | None):
+    """The group holding the matrix, with its gene IDs, symbols and feature types."""
+    if "matrix" in handle:
+        group = handle["matrix"]
+        features = group["features"]
+        gene_ids, symbols = _text(features["id"][:]), _text(features["name"][:])
+        types = _text(features["feature_type"][:]) if "feature_type" in features else ["Gene Expression"] * len(gene_ids)
+        return group, gene_ids, symbols, types
+    genomes = sorted(key for key in handle if isinstance(handle[key], h5py.Group) and "barcodes" in handle[key])
+    if genome is None and len(genomes) == 1:
+        genome = genomes[0]
+    if genome not in genomes:
+        wanted = "pick one" if genome is None else f"genome '{genome}' is not among them"
+        raise SampleReadError(
+            f"{path}: legacy Cell Ranger file with genomes {', '.join(genomes)}; {wanted} "
+            "with the sample sheet's `genome` column or the config's scrna.genome"
+        )
+    group = handle[genome]
+    gene_ids, symbols = _text(group["genes"][:]), _text(group["gene_names"][:])
+    return group, gene_ids, symbols, ["Gene Expression"] * len(gene_ids)
+
+
 def read_10x_h5(path: str | Path, genome: str | None = None) -> ad.AnnData:
     """Cell Ranger HDF5: v3+ (`matrix` group) or v2 (one group per genome; `genome` picks one).
 
@@ -46,29 +68,20 @@ def read_10x_h5(path: str | Path, genome: str | None = None) -> ad.AnnData:
     transcripts).
     """
     with h5py.File(path, "r") as handle:
-        if "matrix" in handle:
-            group = handle["matrix"]
-            features = group["features"]
-            gene_ids, symbols = _text(features["id"][:]), _text(features["name"][:])
-            types = _text(features["feature_type"][:]) if "feature_type" in features else ["Gene Expression"] * len(gene_ids)
-        else:
-            genomes = sorted(key for key in handle if isinstance(handle[key], h5py.Group) and "barcodes" in handle[key])
-            if genome is None and len(genomes) == 1:
-                genome = genomes[0]
-            if genome not in genomes:
-                wanted = "pick one" if genome is None else f"genome '{genome}' is not among them"
-                raise SampleReadError(
-                    f"{path}: legacy Cell Ranger file with genomes {', '.join(genomes)}; {wanted} "
-                    "with the sample sheet's `genome` column or the config's scrna.genome"
-                )
-            group = handle[genome]
-            gene_ids, symbols = _text(group["genes"][:]), _text(group["gene_names"][:])
-            types = ["Gene Expression"] * len(gene_ids)
+        group, gene_ids, symbols, types = _h5_matrix_group(handle, path, genome)
         n_genes, n_cells = (int(n) for n in group["shape"][:])
         counts = sp.csc_matrix((group["data"][:], group["indices"][:], group["indptr"][:]), shape=(n_genes, n_cells)).T
         barcodes = group["barcodes"][:]
     keep = np.array([t == "Gene Expression" for t in types])
     return _anndata(counts.tocsr()[:, keep], barcodes, np.array(gene_ids)[keep], np.array(symbols)[keep])
+
+
+def read_10x_h5_features(path: str | Path, genome: str | None = None) -> pd.DataFrame:
+    """gene_id and gene_symbol of a Cell Ranger HDF5's gene-expression features, without the matrix."""
+    with h5py.File(path, "r") as handle:
+        _, gene_ids, symbols, types = _h5_matrix_group(handle, path, genome)
+    keep = np.array([t == "Gene Expression" for t in types])
+    return pd.DataFrame({"gene_id": np.array(gene_ids)[keep], "gene_symbol": np.array(symbols)[keep]})
 
 
 def _open_text(path: Path):

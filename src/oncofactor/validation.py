@@ -263,7 +263,7 @@ def _validate_clinical(path: Path, settings: dict, found: _Collector) -> pd.Data
 
 # --- sample sheet -------------------------------------------------------------------------------
 
-SAMPLE_COLUMNS = ["sample_id", "patient_id", "modality", "path", "format", "timepoint", "batch"]
+SAMPLE_COLUMNS = ["sample_id", "patient_id", "modality", "path", "format", "timepoint", "batch", "genome"]
 
 
 def _resolve(path_text: str, base: Path) -> Path:

@@ -6,6 +6,8 @@ import os
 import sys
 from pathlib import Path
 
+import pandas as pd
+
 from snakemake.exceptions import WorkflowError
 
 SRC = str(Path(workflow.basedir) / "src")
@@ -30,6 +32,16 @@ if INPUTS.errors:
         f"{len(INPUTS.errors)} error(s) in the inputs; nothing was run. Fix them and run again:\n"
         + "\n".join(str(problem) for problem in INPUTS.errors)
     )
+
+
+# The sample sheet as validated, indexed by sample ID; rules fan out over its rows.
+SAMPLES = (INPUTS.samples if INPUTS.samples is not None else pd.DataFrame(columns=["sample_id", "path"])).set_index(
+    "sample_id", drop=False
+)
+
+
+wildcard_constraints:
+    sample="[A-Za-z0-9][A-Za-z0-9._-]*",
 
 
 def input_tables():

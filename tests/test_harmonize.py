@@ -1,0 +1,119 @@
+"""Per-sample harmonization on simulated and real samples, and the cohort-level checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from oncofactor.config import check_config, load_config
+from oncofactor.harmonize import QC_COLUMNS, CohortError, check_modalities_kept, cohort_gene_map, harmonize_sample
+from oncofactor.validation import validate_inputs
+
+
+@pytest.fixture(scope="module")
+def validated(small_cohort):
+    import os
+
+    cwd = os.getcwd()
+    os.chdir(small_cohort.parent)
+    try:
+        config = load_config(small_cohort / "config.yaml")
+        samples = validate_inputs(config).samples
+    finally:
+        os.chdir(cwd)
+    samples["path"] = [str(small_cohort.parent / p) for p in samples["path"]]
+    return config, samples, cohort_gene_map(samples, config)
+
+
+def first(samples, modality) -> dict:
+    return samples[samples["modality"] == modality].iloc[0].to_dict()
+
+
+def test_scrna_sample(validated, small_cohort):
+    config, samples, gene_map = validated
+    sample = first(samples, "scrna")
+    result = harmonize_sample(sample, config, gene_map)
+    adata = result.adata
+    truth = pd.read_parquet(small_cohort / "truth" / "cells.parquet").query("sample_id == @sample['sample_id']")
+    assert list(result.qc.columns) == QC_COLUMNS
+    assert list(result.qc["barcode"]) == list(truth["barcode"])
+    assert not result.qc.loc[truth["low_quality"].to_numpy(), "passed_qc"].any()
+    assert adata.n_obs == result.qc["passed_qc"].sum()
+    counts = adata.layers["counts"].toarray()
+    assert np.array_equal(counts, np.round(counts)) and counts.min() >= 0
+    totals = np.expm1(adata.X.toarray()).sum(axis=1)
+    assert np.allclose(totals, 1e4, rtol=1e-3), "X is log1p of counts per 10,000"
+    assert set(adata.obs["cell_type_source"]) == {"markers"}
+    assert (adata.obs["patient_id"] == sample["patient_id"]).all()
+    assert adata.uns["oncofactor"]["species"] == "human" and result.dropped == ""
+    assert set(result.genes["action"]) == {"kept"} and len(result.genes) == adata.n_vars
+
+
+def test_spatial_and_ctc_samples(validated):
+    config, samples, gene_map = validated
+    spatial = harmonize_sample(first(samples, "spatial"), config, gene_map)
+    assert spatial.adata.obsm["spatial"].shape == (spatial.adata.n_obs, 2)
+    assert set(spatial.qc["cell_type"].dropna()) == {""}
+    ctc = harmonize_sample(first(samples, "ctc_scrna"), config, gene_map)
+    assert set(ctc.adata.obs["cell_type"]) == {"CTC", "WBC"}
+    assert set(ctc.adata.obs["cell_type_source"]) == {"count_table"}
+    assert any("rounded to the nearest integer" in note for note in ctc.notes)
+
+
+def test_sample_with_too_few_cells_is_dropped_with_a_reason(validated):
+    config, samples, gene_map = validated
+    strict = {**config, "qc": {**config["qc"], "scrna": {**config["qc"]["scrna"], "min_cells": 10_000}}}
+    result = harmonize_sample(first(samples, "scrna"), strict, gene_map)
+    assert "fewer than qc.scrna.min_cells = 10000" in result.dropped
+
+
+def test_a_modality_that_loses_every_sample_fails_the_run(validated):
+    _, samples, _ = validated
+    dropped = {s: ("too few cells" if m == "spatial" else "") for s, m in zip(samples["sample_id"], samples["modality"])}
+    with pytest.raises(CohortError, match="every spatial sample was dropped after QC"):
+        check_modalities_kept(samples, dropped)
+    check_modalities_kept(samples, {s: "" for s in samples["sample_id"]})
+
+
+def test_user_labels_table(validated, tmp_path):
+    config, samples, gene_map = validated
+    sample = first(samples, "scrna")
+    probe = harmonize_sample(sample, config, gene_map)
+    barcode = probe.adata.obs_names[0]
+    (tmp_path / "labels.tsv").write_text(f"sample_id\tbarcode\tcell_type\n{sample['sample_id']}\t{barcode}\tCD8_exhausted\n")
+    labelled = {**config, "cell_types": {**config["cell_types"], "labels": str(tmp_path / "labels.tsv")}}
+    result = harmonize_sample(sample, labelled, gene_map)
+    assert result.adata.obs.loc[barcode, "cell_type"] == "CD8_exhausted"
+    assert result.adata.obs.loc[barcode, "cell_type_source"] == "user"
+    assert (result.adata.obs["cell_type_source"] == "markers").sum() == result.adata.n_obs - 1
+
+
+def test_mixed_species_are_refused_unless_allowed(validated, shared_data):
+    config, samples, _ = validated
+    mouse = {"sample_id": "mouse_section", "patient_id": "P001", "modality": "spatial", "path": str(shared_data / "Perik-Zavodskii_CoexpressDeconvolve"), "format": "visium"}
+    mixed = pd.concat([samples.head(2), pd.DataFrame([mouse])], ignore_index=True)
+    with pytest.raises(CohortError, match=r"different species \(human: .*; mouse: mouse_section\)"):
+        cohort_gene_map(mixed, config)
+    allowed = {**config, "genes": {**config["genes"], "allow_mixed_species": True}}
+    assert len(cohort_gene_map(mixed, allowed)) > 19000
+
+
+def test_real_samples_harmonize(shared_data):
+    scanpy = shared_data / "scverse_scanpy/tests/_data"
+    rows = [
+        ("v3_h5", "scrna", scanpy / "10x_data/3.0.0/filtered_feature_bc_matrix.h5", "10x_h5"),
+        ("v3_mex", "scrna", scanpy / "10x_data/3.0.0/filtered_feature_bc_matrix", "10x_mtx"),
+        ("heart", "spatial", scanpy / "visium_data/1.0.0", "visium"),
+        ("polaris", "ctc_scrna", shared_data / "krishan57gupta_iCTC/converted/raw_test_data__Clearcell_Polaris_sample_test.csv.gz", "csv"),
+    ]
+    samples = pd.DataFrame([{"sample_id": s, "patient_id": "p1", "modality": m, "path": str(p), "format": f} for s, m, p, f in rows])
+    config = check_config({"samples": "s.tsv", "clinical": {"path": "c.tsv"}, "qc": {"scrna": {"min_counts": 10, "min_genes": 5, "min_cells": 5}, "spatial": {"min_counts": 10, "min_genes": 5, "min_cells": 5}}})
+    gene_map = cohort_gene_map(samples, config)
+    results = {row["sample_id"]: harmonize_sample(row, config, gene_map) for row in samples.to_dict("records")}
+    h5, mex = results["v3_h5"].adata, results["v3_mex"].adata
+    assert h5.n_obs > 100 and list(h5.obs_names) == list(mex.obs_names)
+    assert (h5.layers["counts"] != mex.layers["counts"]).nnz == 0
+    assert results["heart"].adata.obsm["spatial"].shape[0] == results["heart"].adata.n_obs > 0
+    assert set(results["polaris"].adata.obs["cell_type"]) == {"CTC"}
+    assert all(r.adata.uns["oncofactor"]["species"] == "human" for r in results.values())

@@ -1,0 +1,16 @@
+"""Harmonize one sample (oncofactor.harmonize.harmonize_sample) and write its h5ad and tables."""
+
+import logging
+
+import pandas as pd
+
+from oncofactor.harmonize import harmonize_sample
+from oncofactor.io import write_parquet
+
+logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+config = snakemake.params.config
+samples = pd.read_parquet(snakemake.input.samples).set_index("sample_id", drop=False)
+result = harmonize_sample(samples.loc[snakemake.wildcards.sample].to_dict(), config, pd.read_parquet(snakemake.input.gene_map))
+result.adata.write_h5ad(snakemake.output.h5ad)
+write_parquet(result.qc, snakemake.output.qc, config)
+write_parquet(result.genes, snakemake.output.genes, config)
