@@ -15,10 +15,12 @@ report: "workflow/report/workflow.rst"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/inputs.smk"
 include: "workflow/rules/harmonize.smk"
+include: "workflow/rules/views.smk"
 
 
 rule all:
     input:
         rules.validated_inputs.output,
         rules.harmonization_tables.output,
+        rules.views.output,
     default_target: True

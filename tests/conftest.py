@@ -17,12 +17,19 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 BIN = Path(sys.executable).parent
 SMALL = SimulationParams(patients=8, seed=3, cells_per_sample=80, spots_per_section=60, genes=1000)
+TRUTH = SimulationParams(patients=30, seed=5, cells_per_sample=300, spots_per_section=100, genes=1000)
 
 
 @pytest.fixture(scope="session")
 def small_cohort(tmp_path_factory) -> Path:
     """A simulated 8-patient cohort (read-only for tests: copy before editing)."""
     return simulate_cohort(SMALL, tmp_path_factory.mktemp("small") / "cohort")
+
+
+@pytest.fixture(scope="session")
+def truth_cohort(tmp_path_factory) -> Path:
+    """30 patients: enough to see each factor's effects across patients (read-only for tests)."""
+    return simulate_cohort(TRUTH, tmp_path_factory.mktemp("truth") / "cohort")
 
 
 @pytest.fixture

@@ -12,19 +12,10 @@ import pytest
 import scanpy as sc
 from scipy.stats import spearmanr
 
-from conftest import SMALL
+from conftest import SMALL, TRUTH
 from oncofactor.simulate import CELL_TYPES, FACTORS, MITOCHONDRIAL, SimulationParams, simulate_cohort
 from oncofactor.validation import validate_inputs
 from oncofactor.config import load_config
-
-TRUTH_PARAMS = SimulationParams(patients=30, seed=5, cells_per_sample=80, spots_per_section=60, genes=300)
-
-
-@pytest.fixture(scope="module")
-def truth_cohort(tmp_path_factory):
-    """30 patients: enough to see each factor's effects across patients."""
-    return simulate_cohort(TRUTH_PARAMS, tmp_path_factory.mktemp("truth") / "cohort")
-
 
 def sheet(cohort) -> pd.DataFrame:
     return pd.read_csv(cohort / "samples.tsv", sep="\t")
@@ -102,7 +93,7 @@ def test_ctc_counts_are_mostly_zero_with_a_long_tail(truth_cohort):
 
 def test_patients_miss_whole_modalities(truth_cohort):
     by_patient = sheet(truth_cohort).groupby("patient_id")["modality"].apply(set)
-    assert len(by_patient) == TRUTH_PARAMS.patients
+    assert len(by_patient) == TRUTH.patients
     assert any("scrna" not in m for m in by_patient) and any("spatial" not in m for m in by_patient)
     assert all(m & {"scrna", "spatial"} for m in by_patient)
 
@@ -110,7 +101,7 @@ def test_patients_miss_whole_modalities(truth_cohort):
 def test_truth_tables(truth_cohort):
     factors = pd.read_parquet(truth_cohort / "truth" / "factors.parquet")
     assert list(factors.columns) == ["patient_id", "factor", "value", "name"]
-    assert len(factors) == TRUTH_PARAMS.patients * len(FACTORS)
+    assert len(factors) == TRUTH.patients * len(FACTORS)
     effects = pd.read_parquet(truth_cohort / "truth" / "effects.parquet")
     assert set(effects["factor"]) == set(FACTORS)
     assert {"expression", "proportion", "spatial_domain", "ctc_burden", "ctc_expression", "response", "survival", "mutation"} == set(effects["target"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 
 import anndata as ad
+import mudata
 import pandas as pd
 import pytest
 
@@ -51,6 +52,13 @@ def test_run_writes_the_validated_tables(cohort, tmp_path):
         adata = ad.read_h5ad(workdir / f"results/harmonized/{sample_id}.h5ad")
         assert adata.n_obs == qc.query("sample_id == @sample_id")["passed_qc"].sum()
         assert "counts" in adata.layers
+
+    mdata = mudata.read_h5mu(workdir / "results/integration/views.h5mu")
+    assert any(name.startswith("rna:") for name in mdata.mod) and "mutations" in mdata.mod
+    long = pd.read_parquet(workdir / "results/integration/views_long.parquet")
+    assert set(long["view"]) == set(mdata.mod)
+    coverage = pd.read_parquet(workdir / "results/integration/coverage.parquet")
+    assert set(coverage["patient_id"]) == set(cohort.read("clinical.tsv")["patient_id"])
 
 
 def test_bad_inputs_stop_the_run_before_any_job(cohort, tmp_path):

@@ -39,6 +39,7 @@ rule harmonize_sample:
         h5ad="results/harmonized/{sample}.h5ad",
         qc="results/harmonized/qc/{sample}.parquet",
         genes="results/harmonized/genes/{sample}.parquet",
+        pseudobulk="results/harmonized/pseudobulk/{sample}.h5ad",
     params:
         config=config,
     log:

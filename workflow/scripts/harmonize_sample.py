@@ -6,6 +6,7 @@ import pandas as pd
 
 from oncofactor.harmonize import harmonize_sample
 from oncofactor.io import write_parquet
+from oncofactor.views import sample_pseudobulk
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 config = snakemake.params.config
@@ -14,3 +15,4 @@ result = harmonize_sample(samples.loc[snakemake.wildcards.sample].to_dict(), con
 result.adata.write_h5ad(snakemake.output.h5ad)
 write_parquet(result.qc, snakemake.output.qc, config)
 write_parquet(result.genes, snakemake.output.genes, config)
+sample_pseudobulk(result.adata, config["views"]["exclude_cell_types"]).write_h5ad(snakemake.output.pseudobulk)

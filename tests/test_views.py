@@ -1,0 +1,170 @@
+"""Patient-level views: per-sample sums, the views MOFA integrates, and the truth showing in them."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from scipy.stats import spearmanr
+
+from oncofactor.config import check_config, load_config
+from oncofactor.harmonize import cohort_gene_map, harmonize_sample
+from oncofactor.validation import validate_inputs
+from oncofactor.views import (
+    VIEW_COLUMNS,
+    build_views,
+    count_views,
+    coverage,
+    ctc_per_standard_volume,
+    ctc_view,
+    sample_pseudobulk,
+    spatial_autocorrelation,
+    views_long,
+)
+
+
+@pytest.fixture(scope="module")
+def built(truth_cohort):
+    cwd = os.getcwd()
+    os.chdir(truth_cohort.parent)
+    try:
+        config = load_config(truth_cohort / "config.yaml")
+        # A few patients have CTC single-cell data, each with a handful of CTCs.
+        config["views"].update(min_ctcs=1, min_patients=2)
+        inputs = validate_inputs(config)
+        config["extra_views"][0]["path"] = str(truth_cohort.parent / config["extra_views"][0]["path"])
+    finally:
+        os.chdir(cwd)
+    samples = inputs.samples.assign(path=[str(truth_cohort.parent / p) for p in inputs.samples["path"]])
+    gene_map = cohort_gene_map(samples, config)
+    harmonized = {s["sample_id"]: harmonize_sample(s, config, gene_map).adata for s in samples.to_dict("records")}
+    pseudobulks = ad.concat([sample_pseudobulk(a, ["unassigned"]) for a in harmonized.values()], merge="same")
+    patterns = pd.concat(
+        [spatial_autocorrelation(a).assign(patient_id=str(a.obs["patient_id"].iloc[0])) for a in harmonized.values() if "spatial" in a.obsm]
+    )
+    mdata = build_views(pseudobulks, patterns, inputs.ctc, inputs.clinical, config)
+    return {"config": config, "samples": samples, "harmonized": harmonized, "pseudobulks": pseudobulks, "ctc": inputs.ctc, "mdata": mdata}
+
+
+def truth(cohort) -> pd.DataFrame:
+    return pd.read_parquet(cohort / "truth" / "factors.parquet").pivot(index="patient_id", columns="factor", values="value")
+
+
+def test_pseudobulk_sums_each_cell_types_counts(built):
+    sample_id, adata = next((k, a) for k, a in built["harmonized"].items() if k.endswith("_scrna"))
+    profiles = sample_pseudobulk(adata, ["unassigned"])
+    for name in profiles.obs_names:
+        cell_type = profiles.obs.loc[name, "cell_type"]
+        cells = adata[adata.obs["cell_type"] == cell_type]
+        assert profiles.obs.loc[name, "n_cells"] == cells.n_obs
+        assert np.allclose(profiles[name].X.toarray().ravel(), np.asarray(cells.layers["counts"].sum(axis=0)).ravel())
+    assert set(profiles.obs["view"]) == {f"rna:{t}" for t in adata.obs["cell_type"].unique() if t != "unassigned"}
+
+
+def test_ctc_pseudobulk_leaves_out_blood_controls(built):
+    adata = next(a for k, a in built["harmonized"].items() if "_ctc_" in k)
+    profiles = sample_pseudobulk(adata, [])
+    assert list(profiles.obs["view"]) == ["ctc_rna"]
+    assert profiles.obs["n_cells"].iloc[0] == (adata.obs["cell_type"] == "CTC").sum() < adata.n_obs
+
+
+def test_dropped_sample_has_no_profiles(built):
+    adata = next(iter(built["harmonized"].values())).copy()
+    adata.uns["oncofactor"] = {**adata.uns["oncofactor"], "dropped": "too few cells"}
+    assert sample_pseudobulk(adata, []).n_obs == 0
+
+
+def test_views_hold_one_view_per_cell_type_and_every_modality(built):
+    mdata = built["mdata"]
+    names = list(mdata.mod)
+    assert {"rna:tumour_epithelial", "rna:T_cell", "rna:fibroblast", "rna_composition", "spatial", "spatial_pattern", "ctc", "ctc_rna", "mutations"} <= set(names)
+    assert names.index("rna:T_cell") < names.index("spatial") < names.index("ctc")
+    assert list(mdata.obs_names) == sorted(mdata.obs_names)
+    assert {"response", "os_months", "death", "age", "group"} <= set(mdata.obs.columns)
+    assert mdata.mod["mutations"].uns["likelihood"] == "bernoulli"
+    scrna_patients = set(built["samples"].query("modality == 'scrna'")["patient_id"])
+    assert set(mdata.mod["rna:tumour_epithelial"].obs_names) <= scrna_patients
+    assert len(set(mdata.obs_names) - scrna_patients) > 0, "patients without scRNA are kept, missing from rna views"
+
+
+def view_values(mdata, view: str, feature: str) -> pd.Series:
+    data = mdata.mod[view][:, f"{view}:{feature}"]
+    values = data.X.toarray().ravel() if sp.issparse(data.X) else np.asarray(data.X).ravel()
+    return pd.Series(values, index=data.obs_names).dropna()
+
+
+def test_truth_shows_in_the_views(built, truth_cohort):
+    """Genes and features the simulator drives by a factor vary with that factor across patients."""
+    z, mdata = truth(truth_cohort), built["mdata"]
+    effects = pd.read_parquet(truth_cohort / "truth" / "effects.parquet")
+    for factor, cell_type in [("Factor1", "T_cell"), ("Factor2", "tumour_epithelial"), ("Factor3", "fibroblast")]:
+        view = f"rna:{cell_type}"
+        driven = effects.query("factor == @factor and target == 'expression' and cell_type == @cell_type and effect > 0")["feature"]
+        present = [g for g in driven if f"{view}:{g}" in mdata.mod[view].var_names]
+        assert len(present) >= 5, f"{view} kept only {present} of the genes {factor} drives"
+        correlations = [spearmanr(z.loc[v.index, factor], v).statistic for v in (view_values(mdata, view, g) for g in present)]
+        assert np.median(correlations) > 0.5, f"{factor} in {view}: median rho {np.median(correlations):.2f}"
+
+    def rho(view, feature, factor):
+        values = view_values(mdata, view, feature)
+        return spearmanr(z.loc[values.index, factor], values).statistic
+
+    assert rho("rna_composition", "T_cell", "Factor1") > 0.6
+    assert rho("ctc", "burden_T0", "Factor2") > 0.3
+    assert rho("mutations", "TP53", "Factor2") > 0.2
+
+
+def test_patients_with_too_few_cells_are_missing_not_zero(built, caplog):
+    pseudobulks = built["pseudobulks"]
+    settings = {**built["config"]["views"], "min_cells": 1}
+    totals = pseudobulks.obs.query("view == 'rna:T_cell'").groupby("patient_id")["n_cells"].sum()
+    cutoff = int(totals.median())
+    loose = count_views(pseudobulks, settings)["rna:T_cell"]
+    strict = count_views(pseudobulks, {**settings, "min_cells": cutoff})["rna:T_cell"]
+    assert strict.n_obs < loose.n_obs
+    assert set(strict.obs_names) <= set(totals[totals >= cutoff].index)
+    with caplog.at_level(logging.WARNING):
+        assert "rna:T_cell" not in count_views(pseudobulks, {**settings, "min_patients": 29})
+    assert "view rna:T_cell dropped" in caplog.text
+
+
+def test_views_long_matches_the_mudata(built):
+    mdata, table = built["mdata"], views_long(built["mdata"])
+    assert list(table.columns) == VIEW_COLUMNS
+    assert table["value"].notna().all() and set(table["group"]) == {"all"}
+    row = table[(table["view"] == "ctc") & (table["feature"] == "burden_T0")].iloc[0]
+    assert np.isclose(mdata.mod["ctc"][row["sample"], "ctc:burden_T0"].X.item(), row["value"])
+    assert set(table["view"]) == set(mdata.mod)
+
+
+def test_coverage(built):
+    table = coverage(built["samples"], built["pseudobulks"], built["ctc"], built["mdata"])
+    scrna = table[table["modality"] == "scrna"].set_index("patient_id")
+    assert (scrna["present"] == (scrna["n_samples"] > 0)).all()
+    assert (scrna.loc[scrna["present"], "n_observations"] > 0).all()
+    missing = scrna.index[~scrna["present"]]
+    assert len(missing) > 0 and all("rna:" not in v for v in scrna.loc[missing, "views"])
+
+
+def test_ctc_burden_is_per_7_5_ml():
+    draws = pd.DataFrame({"patient_id": ["a", "a", "b"], "timepoint": ["T0", "T1", "T0"], "ctc_count": [10, 0, 3], "blood_volume_ml": [10.0, 7.5, 7.5], "ctc_cluster_count": [2, 0, 0]})
+    scaled = ctc_per_standard_volume(draws)
+    assert scaled["ctc_per_7_5ml"].tolist() == [7.5, 0.0, 3.0]
+    view = ctc_view(draws)
+    assert list(view.var_names) == ["ctc:burden_T0", "ctc:burden_T1", "ctc:clusters_T0", "ctc:clusters_T1", "ctc:change_T1_vs_T0"]
+    a = view["a"].X.ravel()
+    assert np.allclose(a, [np.log1p(7.5), 0, np.log1p(1.5), 0, -np.log1p(7.5)])
+    assert np.isnan(view["b"].X.ravel()[1])
+
+
+def test_group_column(built):
+    config = check_config({**built["config"], "views": {**built["config"]["views"], "group_column": "sex"}})
+    clinical = built["mdata"].obs[["sex"]].reset_index(names="patient_id")
+    no_patterns = pd.DataFrame(columns=["patient_id", "gene", "morans_i"])
+    mdata = build_views(built["pseudobulks"], no_patterns, built["ctc"], clinical, config)
+    assert set(mdata.obs["group"]) == {"female", "male"}

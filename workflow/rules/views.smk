@@ -1,0 +1,68 @@
+# Patient-level views for MOFA: per-section spatial autocorrelation, CTC burden, and the cohort's views.
+
+SPATIAL_SAMPLES = SAMPLES.index[SAMPLES["modality"] == "spatial"].tolist()
+
+
+rule spatial_autocorrelation:
+    input:
+        "results/harmonized/{sample}.h5ad",
+    output:
+        "results/harmonized/spatial_pattern/{sample}.parquet",
+    params:
+        config=config,
+    log:
+        "logs/harmonized/spatial_pattern/{sample}.log",
+    threads: 1
+    resources:
+        mem_mb=lambda wildcards, input, attempt: int(1500 + 20 * input.size_mb) * attempt,
+        runtime=lambda wildcards, attempt: 30 * attempt,
+    conda:
+        "../../envs/views.yaml"
+    script:
+        "../scripts/spatial_autocorrelation.py"
+
+
+rule ctc_enumeration:
+    input:
+        "results/inputs/ctc_enumeration.parquet",
+    output:
+        "results/harmonized/ctc_enumeration.parquet",
+    params:
+        config=config,
+    log:
+        "logs/harmonized/ctc_enumeration.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../../envs/harmonize.yaml"
+    script:
+        "../scripts/ctc_enumeration.py"
+
+
+rule views:
+    input:
+        samples="results/inputs/samples.parquet",
+        clinical="results/inputs/clinical.parquet",
+        ctc="results/harmonized/ctc_enumeration.parquet",
+        qc="results/harmonized/qc.parquet",
+        pseudobulk=expand("results/harmonized/pseudobulk/{sample}.h5ad", sample=SAMPLES.index),
+        patterns=expand("results/harmonized/spatial_pattern/{sample}.parquet", sample=SPATIAL_SAMPLES),
+        extra=[view["path"] for view in config["extra_views"]],
+    output:
+        views="results/integration/views.h5mu",
+        long="results/integration/views_long.parquet",
+        coverage="results/integration/coverage.parquet",
+    params:
+        config=config,
+    log:
+        "logs/integration/views.log",
+    threads: 1
+    resources:
+        mem_mb=lambda wildcards, attempt: 4000 * attempt,
+        runtime=lambda wildcards, attempt: 30 * attempt,
+    conda:
+        "../../envs/views.yaml"
+    script:
+        "../scripts/views.py"

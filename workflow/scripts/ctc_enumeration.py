@@ -1,0 +1,9 @@
+"""CTC enumeration scaled to CTCs (and clusters) per 7.5 mL of blood."""
+
+import pandas as pd
+
+from oncofactor.io import write_parquet
+from oncofactor.views import ctc_per_standard_volume
+
+table = ctc_per_standard_volume(pd.read_parquet(snakemake.input[0]))
+write_parquet(table, snakemake.output[0], snakemake.params.config)

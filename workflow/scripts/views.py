@@ -1,0 +1,20 @@
+"""The cohort's patient-level views (oncofactor.views.build_views) as MuData and tidy tables."""
+
+import logging
+
+import anndata as ad
+import pandas as pd
+
+from oncofactor.io import write_parquet
+from oncofactor.views import build_views, coverage, views_long
+
+logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+config = snakemake.params.config
+samples = pd.read_parquet(snakemake.input.samples)
+pseudobulks = ad.concat([ad.read_h5ad(path) for path in snakemake.input.pseudobulk], merge="same")
+patterns = pd.concat([pd.read_parquet(path) for path in snakemake.input.patterns] or [pd.DataFrame(columns=["patient_id", "gene", "morans_i"])])
+ctc = pd.read_parquet(snakemake.input.ctc) if config["ctc"]["enumeration"] else None
+mdata = build_views(pseudobulks, patterns, ctc, pd.read_parquet(snakemake.input.clinical), config)
+mdata.write(snakemake.output.views)
+write_parquet(views_long(mdata), snakemake.output.long, config)
+write_parquet(coverage(samples, pseudobulks, ctc, mdata), snakemake.output.coverage, config)
