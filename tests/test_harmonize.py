@@ -117,3 +117,31 @@ def test_real_samples_harmonize(shared_data):
     assert results["heart"].adata.obsm["spatial"].shape[0] == results["heart"].adata.n_obs > 0
     assert set(results["polaris"].adata.obs["cell_type"]) == {"CTC"}
     assert all(r.adata.uns["oncofactor"]["species"] == "human" for r in results.values())
+
+
+def test_real_ctc_table_with_blood_cells_separated_by_cell_metadata(shared_data, tmp_path):
+    """iCTC's Polaris table holds 15 CTCs and 500 blood cells; the cell names say which is which."""
+    path = shared_data / "krishan57gupta_iCTC/converted/raw_test_data__Clearcell_Polaris_blood_test.csv.gz"
+    cells = pd.read_csv(path, nrows=0).columns[1:]
+    metadata = pd.DataFrame({"cell": cells, "cell_class": np.where(cells.str.startswith("Ctc_"), "CTC", "WBC")})
+    metadata.to_csv(tmp_path / "cells.csv", index=False)
+    sample = {"sample_id": "polaris", "patient_id": "p1", "modality": "ctc_scrna", "path": str(path), "format": "csv", "cell_metadata": str(tmp_path / "cells.csv")}
+    config = check_config({"samples": "s.tsv", "clinical": {"path": "c.tsv"}, "qc": {"ctc_scrna": {"min_counts": 0, "min_genes": 0}}})
+    result = harmonize_sample(sample, config, cohort_gene_map(pd.DataFrame([sample]), config))
+    assert result.adata.obs["cell_type"].value_counts().to_dict() == {"WBC": 500, "CTC": 15}
+    assert set(result.adata.obs["cell_type_source"]) == {"cell_metadata"}
+    from oncofactor.views import sample_pseudobulk
+
+    profile = sample_pseudobulk(result.adata, [])
+    assert profile.obs["n_cells"].tolist() == [15]
+
+
+def test_cell_metadata_must_name_every_cell(shared_data, tmp_path):
+    from oncofactor.readers import SampleReadError
+
+    path = shared_data / "krishan57gupta_iCTC/converted/raw_test_data__Clearcell_Polaris_sample_test.csv.gz"
+    (tmp_path / "cells.csv").write_text("cell,cell_class\nsomeone_else,CTC\n")
+    sample = {"sample_id": "s", "patient_id": "p1", "modality": "ctc_scrna", "path": str(path), "format": "csv", "cell_metadata": str(tmp_path / "cells.csv")}
+    config = check_config({"samples": "s.tsv", "clinical": {"path": "c.tsv"}})
+    with pytest.raises(SampleReadError, match="15 cells are not in the cell metadata table"):
+        harmonize_sample(sample, config, pd.DataFrame(columns=["gene_id", "gene_symbol", "n_samples"]))

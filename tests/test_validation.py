@@ -321,3 +321,24 @@ def test_spatial_h5ad_needs_coordinates(cohort, tmp_path):
     adata.obsm["spatial"] = np.zeros((3, 2))
     adata.write_h5ad(tmp_path / "flat.h5ad")
     assert errors_of(cohort) == []
+
+
+def test_cell_metadata_checks(cohort, tmp_path):
+    sheet = cohort.read("samples.tsv")
+    sheet["cell_metadata"] = ""
+    ctc_row = int((sheet["modality"] == "ctc_scrna").to_numpy().argmax())
+    sheet.loc[0, "cell_metadata"] = "cells.csv"
+    sheet.loc[ctc_row, "cell_metadata"] = "absent.csv"
+    cohort.write("samples.tsv", sheet)
+    errors = errors_of(cohort)
+    assert [(e.line, e.column) for e in errors] == [(2, "cell_metadata"), (ctc_row + 2, "cell_metadata")]
+    assert "only read for ctc_scrna samples" in errors[0].message
+    assert "file not found" in errors[1].message
+
+    (cohort.folder / "cells.csv").write_text("cell,cell_class\nCTC01,CTC\n")
+    sheet.loc[0, "cell_metadata"] = ""
+    sheet.loc[ctc_row, "cell_metadata"] = "cells.csv"
+    cohort.write("samples.tsv", sheet)
+    result = validate_inputs(cohort.config)
+    assert result.errors == []
+    assert result.samples.loc[ctc_row, "cell_metadata"] == str(cohort.folder / "cells.csv")

@@ -130,9 +130,11 @@ def harmonize_genes(adata: ad.AnnData, namespace: str, gene_map: pd.DataFrame) -
     var["gene_symbol"] = first["gene_symbol"].reindex(names)
     if namespace == "symbol":
         var["gene_symbol"] = names
-        var["gene_id"] = var["gene_id"].fillna(pd.Series(symbol_to_id).reindex(names))
+        known = var["gene_id"].notna()
+        var["gene_id"] = var["gene_id"].where(known, pd.Series(symbol_to_id, dtype=object).reindex(names))
     else:
         var["gene_id"] = names
-        var["gene_symbol"] = var["gene_symbol"].fillna(pd.Series(id_to_symbol).reindex(names))
+        known = var["gene_symbol"].notna()
+        var["gene_symbol"] = var["gene_symbol"].where(known, pd.Series(id_to_symbol, dtype=object).reindex(names))
     out = ad.AnnData(X=counts.tocsr(), obs=adata.obs.copy(), var=var, obsm=dict(adata.obsm), uns=dict(adata.uns))
     return out, report

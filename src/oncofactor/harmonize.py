@@ -19,6 +19,7 @@ from oncofactor.celltypes import annotate
 from oncofactor.formats import visium_outs
 from oncofactor.genes import build_gene_map, detect_species, feature_table, harmonize_genes
 from oncofactor.qc import log_normalize, passes_qc, qc_metrics
+from oncofactor.tables import read_table_as_text
 from oncofactor.readers import (
     read_10x_h5,
     read_10x_h5_features,
@@ -55,7 +56,14 @@ def read_sample(sample: Mapping, config: dict) -> ad.AnnData:
         return read_visium(path)
     if file_format == "csv":
         ctc = config["ctc"]
-        return read_count_table(path, orientation=ctc["count_orientation"], class_column=ctc["cell_class_column"])
+        metadata_path = sample.get("cell_metadata")
+        metadata = None
+        if isinstance(metadata_path, str) and metadata_path:
+            metadata = read_table_as_text(metadata_path)
+            metadata = metadata.set_index(metadata.columns[0])
+        return read_count_table(
+            path, orientation=ctc["count_orientation"], class_column=ctc["cell_class_column"], metadata=metadata
+        )
     raise ValueError(f"unknown format {file_format!r}")
 
 
@@ -152,7 +160,8 @@ def harmonize_sample(sample: Mapping, config: dict, gene_map: pd.DataFrame) -> H
         class_column = config["ctc"]["cell_class_column"]
         has_class = class_column in kept.obs
         kept.obs["cell_type"] = kept.obs[class_column].astype(str) if has_class else "CTC"
-        kept.obs["cell_type_source"] = "count_table" if has_class else "sample_sheet"
+        from_metadata = isinstance(sample.get("cell_metadata"), str) and bool(sample.get("cell_metadata"))
+        kept.obs["cell_type_source"] = ("cell_metadata" if from_metadata else "count_table") if has_class else "sample_sheet"
     else:
         kept.obs["cell_type"] = ""
         kept.obs["cell_type_source"] = ""

@@ -188,7 +188,9 @@ def read_visium(path: str | Path) -> ad.AnnData:
     return adata
 
 
-def read_count_table(path: str | Path, orientation: str = "auto", class_column: str = "cell_class") -> ad.AnnData:
+def read_count_table(
+    path: str | Path, orientation: str = "auto", class_column: str = "cell_class", metadata: pd.DataFrame | None = None
+) -> ad.AnnData:
     """A single-cell count table (CSV/TSV, optionally gzipped), genes x cells or cells x genes.
 
     Text columns are metadata: in a cells x genes table the first is the cell ID and `class_column`
@@ -196,7 +198,8 @@ def read_count_table(path: str | Path, orientation: str = "auto", class_column: 
     column holds the genes. With orientation 'auto', a table with `class_column` is cells x genes and
     otherwise the longer side is taken as genes (single-cell tables hold far more genes than cells).
     Non-integer values (expected counts from RSEM and similar) are rounded to the nearest integer and
-    the rounding is recorded in uns['oncofactor_notes'].
+    the rounding is recorded in uns['oncofactor_notes']. `metadata` (indexed by cell ID) adds columns
+    to obs, e.g. the class of each cell when the table itself has none; every cell must be in it.
     """
     path = Path(path)
     separator = "\t" if any(s in (".tsv", ".txt") for s in path.suffixes) else ","
@@ -233,6 +236,12 @@ def read_count_table(path: str | Path, orientation: str = "auto", class_column: 
     gene_ids = np.where(pd.Series(genes).str.match(r"^ENS[A-Z]*G\d+"), genes, None)
     symbols = np.where(gene_ids == None, genes, None)  # noqa: E711 (element-wise)
     adata = _anndata(sp.csr_matrix(values), obs.index, gene_ids, symbols)
+    if metadata is not None:
+        metadata = metadata.set_axis(metadata.index.astype(str))
+        absent = obs.index.difference(metadata.index)
+        if len(absent):
+            raise SampleReadError(f"{path}: {len(absent)} cells are not in the cell metadata table (e.g. {absent[0]})")
+        obs = obs.join(metadata[[c for c in metadata.columns if c not in obs.columns]])
     adata.obs = obs
     adata.uns["oncofactor_notes"] = notes
     return adata

@@ -263,7 +263,7 @@ def _validate_clinical(path: Path, settings: dict, found: _Collector) -> pd.Data
 
 # --- sample sheet -------------------------------------------------------------------------------
 
-SAMPLE_COLUMNS = ["sample_id", "patient_id", "modality", "path", "format", "timepoint", "batch", "genome"]
+SAMPLE_COLUMNS = ["sample_id", "patient_id", "modality", "path", "format", "timepoint", "batch", "genome", "cell_metadata"]
 
 
 def _resolve(path_text: str, base: Path) -> Path:
@@ -315,10 +315,29 @@ def _validate_samples(path: Path, found: _Collector) -> tuple[pd.DataFrame | Non
             continue
         for problem in check_format(location, file_format, row["modality"]):
             found.error(path, f"'{row['path']}' ({file_format}) {problem}", line, "path")
-        records.append({**row, "path": str(location), "format": file_format})
+        record = {**row, "path": str(location), "format": file_format}
+        if "cell_metadata" in row:
+            record["cell_metadata"] = _check_cell_metadata(row, base, path, line, found)
+        records.append(record)
     samples = pd.DataFrame.from_records(records)
     extra = [c for c in samples.columns if c not in SAMPLE_COLUMNS]
     return samples.reindex(columns=SAMPLE_COLUMNS + extra), table
+
+
+def _check_cell_metadata(row: dict, base: Path, path: Path, line: int, found: _Collector) -> str | None:
+    """Resolve and check a sample's cell metadata table; return its path (None when unusable)."""
+    if row["modality"] != "ctc_scrna":
+        found.error(path, "cell_metadata is only read for ctc_scrna samples; leave it empty here", line, "cell_metadata")
+        return None
+    location = _resolve(row["cell_metadata"], base)
+    try:
+        table = read_table_as_text(location)
+    except TableReadError as error:
+        found.error(path, f"cell metadata {error}", line, "cell_metadata")
+        return None
+    if table.shape[1] < 2:
+        found.error(path, f"cell metadata {location} needs a cell ID column and at least one more column", line, "cell_metadata")
+    return str(location)
 
 
 # --- CTC enumeration ----------------------------------------------------------------------------

@@ -24,7 +24,8 @@ STANDARD_BLOOD_VOLUME_ML = 7.5
 
 def sample_pseudobulk(adata: ad.AnnData, exclude_cell_types: list[str]) -> ad.AnnData:
     """Raw counts of one harmonized sample summed per view: 'rna:<cell type>' for scRNA cells,
-    'spatial' for Visium spots, 'ctc_rna' for CTCs (white-blood-cell controls left out).
+    'spatial' for Visium spots, 'ctc_rna' for cells labelled CTC, in any case (white-blood-cell
+    controls left out).
 
     Returns profiles x genes (float32 sums of layers['counts']) with obs sample_id, patient_id, view,
     cell_type and n_cells; no profiles for a sample dropped at QC.
@@ -39,7 +40,8 @@ def sample_pseudobulk(adata: ad.AnnData, exclude_cell_types: list[str]) -> ad.An
     elif modality == "spatial":
         groups = pd.Series("spatial", index=adata.obs_names)
     else:
-        groups = pd.Series("ctc_rna", index=adata.obs_names).where(adata.obs["cell_type"].astype(str) == "CTC")
+        is_ctc = adata.obs["cell_type"].astype(str).str.upper() == "CTC"
+        groups = pd.Series("ctc_rna", index=adata.obs_names).where(is_ctc)
     groups = groups.dropna()
     names = pd.Index(sorted(groups.unique()))
     rows = adata.obs_names.get_indexer(groups.index)
