@@ -23,4 +23,5 @@ rule all:
         rules.validated_inputs.output,
         rules.harmonization_tables.output,
         rules.views.output,
+        rules.batch_embedding.output if len(SCRNA_BATCHES) > 1 else [],
     default_target: True

@@ -47,7 +47,7 @@ def built(truth_cohort):
     patterns = pd.concat(
         [spatial_autocorrelation(a).assign(patient_id=str(a.obs["patient_id"].iloc[0])) for a in harmonized.values() if "spatial" in a.obsm]
     )
-    mdata = build_views(pseudobulks, patterns, inputs.ctc, inputs.clinical, config)
+    mdata = build_views(pseudobulks, patterns, inputs.ctc, inputs.clinical, samples, config)
     return {"config": config, "samples": samples, "harmonized": harmonized, "pseudobulks": pseudobulks, "ctc": inputs.ctc, "mdata": mdata}
 
 
@@ -85,7 +85,9 @@ def test_views_hold_one_view_per_cell_type_and_every_modality(built):
     assert {"rna:tumour_epithelial", "rna:T_cell", "rna:fibroblast", "rna_composition", "spatial", "spatial_pattern", "ctc", "ctc_rna", "mutations"} <= set(names)
     assert names.index("rna:T_cell") < names.index("spatial") < names.index("ctc")
     assert list(mdata.obs_names) == sorted(mdata.obs_names)
-    assert {"response", "os_months", "death", "age", "group"} <= set(mdata.obs.columns)
+    assert {"response", "os_months", "death", "age", "group", "batch_scrna", "batch_spatial"} <= set(mdata.obs.columns)
+    scrna = built["samples"].query("modality == 'scrna'").set_index("patient_id")["batch"]
+    assert (mdata.obs.loc[scrna.index, "batch_scrna"] == scrna).all()
     assert mdata.mod["mutations"].uns["likelihood"] == "bernoulli"
     scrna_patients = set(built["samples"].query("modality == 'scrna'")["patient_id"])
     assert set(mdata.mod["rna:tumour_epithelial"].obs_names) <= scrna_patients
@@ -166,5 +168,5 @@ def test_group_column(built):
     config = check_config({**built["config"], "views": {**built["config"]["views"], "group_column": "sex"}})
     clinical = built["mdata"].obs[["sex"]].reset_index(names="patient_id")
     no_patterns = pd.DataFrame(columns=["patient_id", "gene", "morans_i"])
-    mdata = build_views(built["pseudobulks"], no_patterns, built["ctc"], clinical, config)
+    mdata = build_views(built["pseudobulks"], no_patterns, built["ctc"], clinical, built["samples"], config)
     assert set(mdata.obs["group"]) == {"female", "male"}

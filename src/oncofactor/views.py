@@ -210,10 +210,12 @@ def build_views(
     patterns: pd.DataFrame,
     ctc: pd.DataFrame | None,
     clinical: pd.DataFrame,
+    samples: pd.DataFrame,
     config: dict,
 ):
     """All patient-level views as one MuData: patients as observations (the union over views, a
-    patient missing from a view is missing there), clinical covariates and `group` in obs.
+    patient missing from a view is missing there), clinical covariates, `group`, and per modality the
+    technical batches of the patient's samples (`batch_scrna`, ...) in obs.
 
     Each view's uns['likelihood'] says how MOFA should model it (gaussian unless an extra view says
     otherwise).
@@ -245,6 +247,9 @@ def build_views(
     covariates = clinical.set_index("patient_id").reindex(mdata.obs_names)
     for column in covariates.columns:
         mdata.obs[column] = covariates[column].to_numpy()
+    for modality, group in samples.dropna(subset=["batch"]).groupby("modality"):
+        batches = group.groupby("patient_id")["batch"].agg(lambda b: ",".join(sorted(set(b))))
+        mdata.obs[f"batch_{modality}"] = batches.reindex(mdata.obs_names).to_numpy()
     group_column = settings["group_column"]
     mdata.obs["group"] = covariates[group_column].astype(str).to_numpy() if group_column else "all"
     return mdata

@@ -66,3 +66,27 @@ rule views:
         "../../envs/views.yaml"
     script:
         "../scripts/views.py"
+
+
+SCRNA_SAMPLES = SAMPLES.index[SAMPLES["modality"] == "scrna"].tolist()
+SCRNA_BATCHES = SAMPLES.loc[SCRNA_SAMPLES, "batch"].dropna().unique() if SCRNA_SAMPLES else []
+
+
+rule batch_embedding:
+    input:
+        expand("results/harmonized/{sample}.h5ad", sample=SCRNA_SAMPLES),
+    output:
+        embedding="results/harmonized/batch_embedding.parquet",
+        mixing="results/harmonized/batch_mixing.parquet",
+    params:
+        config=config,
+    log:
+        "logs/harmonized/batch_embedding.log",
+    threads: 1
+    resources:
+        mem_mb=lambda wildcards, attempt: (2000 + 2 * config["batch"]["cells_per_sample"] * len(SCRNA_SAMPLES) // 100) * attempt,
+        runtime=lambda wildcards, attempt: 30 * attempt,
+    conda:
+        "../../envs/views.yaml"
+    script:
+        "../scripts/batch_embedding.py"

@@ -14,7 +14,7 @@ samples = pd.read_parquet(snakemake.input.samples)
 pseudobulks = ad.concat([ad.read_h5ad(path) for path in snakemake.input.pseudobulk], merge="same")
 patterns = pd.concat([pd.read_parquet(path) for path in snakemake.input.patterns] or [pd.DataFrame(columns=["patient_id", "gene", "morans_i"])])
 ctc = pd.read_parquet(snakemake.input.ctc) if config["ctc"]["enumeration"] else None
-mdata = build_views(pseudobulks, patterns, ctc, pd.read_parquet(snakemake.input.clinical), config)
+mdata = build_views(pseudobulks, patterns, ctc, pd.read_parquet(snakemake.input.clinical), samples, config)
 mdata.write(snakemake.output.views)
 write_parquet(views_long(mdata), snakemake.output.long, config)
 write_parquet(coverage(samples, pseudobulks, ctc, mdata), snakemake.output.coverage, config)

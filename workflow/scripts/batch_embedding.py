@@ -1,0 +1,21 @@
+"""PCA and Harmony embedding of subsampled scRNA cells, for looking at technical batches."""
+
+import logging
+
+import anndata as ad
+import pandas as pd
+
+from oncofactor.batch import batch_embedding
+from oncofactor.io import write_parquet
+
+logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+config = snakemake.params.config
+adatas = []
+for path in snakemake.input:
+    adata = ad.read_h5ad(path)
+    if not adata.uns["oncofactor"]["dropped"]:
+        adatas.append(adata)
+table, mixing = batch_embedding(adatas, config["batch"])
+logging.info("mean same-batch fraction of 15 nearest neighbours: %s", mixing)
+write_parquet(table, snakemake.output.embedding, config)
+write_parquet(pd.DataFrame({"metric": list(mixing), "value": list(mixing.values())}), snakemake.output.mixing, config)
