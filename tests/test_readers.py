@@ -17,6 +17,7 @@ from oncofactor.readers import (
     read_count_table,
     read_h5ad,
     read_visium,
+    read_zarr,
 )
 
 SCANPY = "scverse_scanpy/tests/_data"
@@ -148,3 +149,10 @@ def test_real_single_ctc_tables_load(shared_data):
 
     blood = read_count_table(shared_data / "krishan57gupta_iCTC/converted/raw_test_data__test_blood_sample.csv.gz")
     assert blood.shape == (500, 2545)
+
+
+def test_real_anndata_zarr_loads_as_counts(shared_data):
+    adata = read_zarr(shared_data / SCANPY / "10x-10k-subset.zarr")
+    assert adata.shape == (10000, 1000)
+    assert adata.var["gene_id"].str.startswith("ENSMUSG").all()
+    assert np.array_equal(adata.X.data, np.round(adata.X.data))

@@ -12,9 +12,9 @@ from pathlib import Path
 import h5py
 
 FORMATS_BY_MODALITY = {
-    "scrna": ("10x_h5", "10x_mtx", "h5ad"),
-    "spatial": ("visium", "h5ad"),
-    "ctc_scrna": ("csv", "h5ad"),
+    "scrna": ("10x_h5", "10x_mtx", "h5ad", "zarr"),
+    "spatial": ("visium", "h5ad", "zarr"),
+    "ctc_scrna": ("csv", "h5ad", "zarr"),
 }
 
 TEXT_TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".txt.gz")
@@ -41,6 +41,8 @@ def detect_format(path: Path) -> str | None:
     """Guess the format of an existing path; None when it cannot be told."""
     name = path.name.lower()
     if path.is_dir():
+        if name.endswith(".zarr"):
+            return "zarr"
         if (visium_outs(path) / "spatial").is_dir():
             return "visium"
         if _first_existing(path, ("matrix.mtx", "matrix.mtx.gz")):
@@ -104,6 +106,17 @@ def _check_h5ad(path: Path, need_spatial: bool) -> list[str]:
     return []
 
 
+def _check_zarr(path: Path, need_spatial: bool) -> list[str]:
+    if not path.is_dir():
+        return ["must be an AnnData .zarr folder"]
+    missing = [key for key in ("X", "obs", "var") if not (path / key).exists()]
+    if missing:
+        return [f"is not an AnnData .zarr store: lacks {', '.join(missing)}"]
+    if need_spatial and not (path / "obsm" / "spatial").exists():
+        return ["spatial .zarr needs spot coordinates in obsm['spatial']"]
+    return []
+
+
 def _check_visium(path: Path) -> list[str]:
     if not path.is_dir():
         return ["must be a Space Ranger outs/ folder"]
@@ -143,6 +156,8 @@ def check_format(path: Path, file_format: str, modality: str) -> list[str]:
         return _check_10x_mtx(path)
     if file_format == "h5ad":
         return _check_h5ad(path, need_spatial=modality == "spatial") if path.is_file() else ["must be a .h5ad file"]
+    if file_format == "zarr":
+        return _check_zarr(path, need_spatial=modality == "spatial")
     if file_format == "visium":
         return _check_visium(path)
     if file_format == "csv":

@@ -27,6 +27,7 @@ from oncofactor.readers import (
     read_count_table,
     read_h5ad,
     read_visium,
+    read_zarr,
 )
 
 QC_COLUMNS = ["sample_id", "barcode", "modality", "n_counts", "n_genes", "pct_mito", "cell_type", "passed_qc"]
@@ -52,6 +53,8 @@ def read_sample(sample: Mapping, config: dict) -> ad.AnnData:
         return read_10x_mtx(path)
     if file_format == "h5ad":
         return read_h5ad(path)
+    if file_format == "zarr":
+        return read_zarr(path)
     if file_format == "visium":
         return read_visium(path)
     if file_format == "csv":

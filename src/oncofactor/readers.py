@@ -151,6 +151,11 @@ def read_h5ad(path: str | Path) -> ad.AnnData:
     return counts_from_anndata(ad.read_h5ad(path), str(path))
 
 
+def read_zarr(path: str | Path) -> ad.AnnData:
+    """AnnData .zarr store, read as `read_h5ad` reads .h5ad."""
+    return counts_from_anndata(ad.read_zarr(path), str(path))
+
+
 POSITION_COLUMNS = ["barcode", "in_tissue", "array_row", "array_col", "pxl_row_in_fullres", "pxl_col_in_fullres"]
 
 
