@@ -156,3 +156,16 @@ def test_real_anndata_zarr_loads_as_counts(shared_data):
     assert adata.shape == (10000, 1000)
     assert adata.var["gene_id"].str.startswith("ENSMUSG").all()
     assert np.array_equal(adata.X.data, np.round(adata.X.data))
+
+
+def test_visium_matrix_barcodes_need_positions(small_cohort, tmp_path):
+    import shutil
+
+    sheet = pd.read_csv(small_cohort / "samples.tsv", sep="\t")
+    outs = shutil.copytree(small_cohort / sheet.query("modality == 'spatial'")["path"].iloc[0], tmp_path / "outs")
+    positions = pd.read_csv(outs / "spatial" / "tissue_positions.csv")
+    in_tissue = positions[positions["in_tissue"] == 1]
+    positions.drop(index=in_tissue.index[:2]).to_csv(outs / "spatial" / "tissue_positions.csv", index=False)
+    with pytest.raises(SampleReadError, match="2 barcodes of the matrix have no position") as raised:
+        read_visium(outs)
+    assert any(barcode in str(raised.value) for barcode in in_tissue["barcode"].iloc[:2])
