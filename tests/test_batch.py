@@ -11,8 +11,7 @@ from oncofactor.validation import validate_inputs
 from oncofactor.config import load_config
 
 
-def test_harmony_mixes_simulated_batches(truth_cohort, monkeypatch):
-    monkeypatch.chdir(truth_cohort.parent)
+def test_harmony_mixes_simulated_batches(truth_cohort):
     config = load_config(truth_cohort / "config.yaml")
     samples = validate_inputs(config).samples.query("modality == 'scrna'")
     gene_map = cohort_gene_map(samples, config)

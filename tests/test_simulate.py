@@ -170,8 +170,7 @@ def test_a_patient_is_the_same_in_a_larger_cohort(tmp_path):
     assert np.allclose(first, patient_factors(large).loc[first.index])
 
 
-def test_simulated_cohort_validates(small_cohort, monkeypatch):
-    monkeypatch.chdir(small_cohort.parent)
+def test_simulated_cohort_validates(small_cohort):
     config = load_config(small_cohort / "config.yaml")
     assert validate_inputs(config).problems == []
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 
 import anndata as ad
 import numpy as np
@@ -30,17 +29,11 @@ from oncofactor.views import (
 
 @pytest.fixture(scope="module")
 def built(truth_cohort):
-    cwd = os.getcwd()
-    os.chdir(truth_cohort.parent)
-    try:
-        config = load_config(truth_cohort / "config.yaml")
-        # A few patients have CTC single-cell data, each with a handful of CTCs.
-        config["views"].update(min_ctcs=1, min_patients=2)
-        inputs = validate_inputs(config)
-        config["extra_views"][0]["path"] = str(truth_cohort.parent / config["extra_views"][0]["path"])
-    finally:
-        os.chdir(cwd)
-    samples = inputs.samples.assign(path=[str(truth_cohort.parent / p) for p in inputs.samples["path"]])
+    config = load_config(truth_cohort / "config.yaml")  # the simulator wrote absolute paths
+    # A few patients have CTC single-cell data, each with a handful of CTCs.
+    config["views"].update(min_ctcs=1, min_patients=2)
+    inputs = validate_inputs(config)
+    samples = inputs.samples
     gene_map = cohort_gene_map(samples, config)
     harmonized = {s["sample_id"]: harmonize_sample(s, config, gene_map).adata for s in samples.to_dict("records")}
     pseudobulks = ad.concat([sample_pseudobulk(a, ["unassigned"]) for a in harmonized.values()], merge="same")
