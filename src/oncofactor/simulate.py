@@ -499,12 +499,14 @@ def _write_cohort(params: SimulationParams, folder: Path, config_out: str) -> No
         if rng.random() < 0.95:
             draws = _simulate_ctc_draws(patient, z, rng)
             ctc_rows += draws
-            baseline = draws[0]["ctc_count"]
-            if baseline >= 2 and rng.random() < 0.6:
-                sample = f"{patient}_ctc_T0"
-                table = _simulate_ctc_cells(model, z, min(baseline, int(rng.integers(3, 9))), rng)
+            # CTCs are picked for sequencing from the richest draw, when it has at least two.
+            richest = max(draws, key=lambda draw: draw["ctc_count"])
+            if richest["ctc_count"] >= 2 and rng.random() < 0.9:
+                sample = f"{patient}_ctc_{richest['timepoint']}"
+                table = _simulate_ctc_cells(model, z, min(richest["ctc_count"], int(rng.integers(3, 9))), rng)
                 _write_csv(table, folder / "ctc_scrna" / f"{sample}.csv")
-                samples.append((sample, patient, "ctc_scrna", f"ctc_scrna/{sample}.csv", "csv", "T0", "ctc_batch1"))
+                row = (sample, patient, "ctc_scrna", f"ctc_scrna/{sample}.csv", "csv", richest["timepoint"], "ctc_batch1")
+                samples.append(row)
         if rng.random() < 0.9:
             mutations.append(_mutation_row(patient, z, rng))
 
