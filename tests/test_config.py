@@ -91,3 +91,21 @@ def test_qc_defaults_are_per_modality_and_survive_partial_settings():
     assert "EPCAM" in config["cell_types"]["markers"]["tumour_epithelial"]
     with pytest.raises(ConfigError, match="qc.spatial.max_pct_mito"):
         check_config({**MINIMAL, "qc": {"spatial": {"max_pct_mito": 120}}})
+
+
+def test_extra_view_names_must_be_unique_and_not_the_workflows(tmp_path):
+    view = {"path": "v.tsv", "orientation": "samples_by_features"}
+    with pytest.raises(ConfigError) as raised:
+        check_config({**MINIMAL, "extra_views": [{**view, "name": "m"}, {**view, "name": "m"}, {**view, "name": "spatial"}]})
+    assert raised.value.problems == [
+        "key 'extra_views[1].name': 'm' is used by an earlier extra view; names must be unique",
+        "key 'extra_views[2].name': 'spatial' is the name of a view the workflow builds; choose another",
+    ]
+
+
+def test_config_path_that_is_a_folder_or_not_text(tmp_path):
+    with pytest.raises(ConfigError, match="is a folder"):
+        load_config(tmp_path)
+    (tmp_path / "config.yaml").write_bytes(b"samples: \xff\xfe\n")
+    with pytest.raises(ConfigError, match="cannot be read"):
+        load_config(tmp_path / "config.yaml")

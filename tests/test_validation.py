@@ -148,12 +148,12 @@ def test_duplicate_clinical_patient(cohort):
 @pytest.mark.parametrize(
     ("column", "value", "expected"),
     [
-        ("ctc_count", "-3", "-3 must be a whole number >= 0"),
-        ("ctc_count", "many", "'many' must be a whole number >= 0"),
-        ("ctc_count", "2.5", "2.5 must be a whole number >= 0"),
+        ("ctc_count", "-3", "-3 must be a whole number from 0 to 1000000000"),
+        ("ctc_count", "many", "'many' must be a whole number from 0"),
+        ("ctc_count", "2.5", "2.5 must be a whole number from 0"),
         ("blood_volume_ml", "-7.5", "-7.5 must be a number > 0"),
         ("blood_volume_ml", "seven", "'seven' must be a number > 0"),
-        ("ctc_cluster_count", "-1", "-1 must be a whole number >= 0"),
+        ("ctc_cluster_count", "-1", "-1 must be a whole number from 0"),
     ],
 )
 def test_bad_ctc_values(cohort, column, value, expected):
@@ -342,3 +342,95 @@ def test_cell_metadata_checks(cohort, tmp_path):
     result = validate_inputs(cohort.config)
     assert result.errors == []
     assert result.samples.loc[ctc_row, "cell_metadata"] == str(cohort.folder / "cells.csv")
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "expected"),
+    [
+        ("ctc_count", "1e20", "100000000000000000000 must be a whole number from 0 to 1000000000"),
+        ("ctc_count", "1_000", "'1_000' must be a whole number from 0"),
+        ("blood_volume_ml", "inf", "'inf' must be a number > 0"),
+    ],
+)
+def test_numbers_out_of_range_or_in_odd_notation(cohort, column, value, expected):
+    cohort.set_cell("ctc_enumeration.tsv", 0, column, value)
+    error = single_error(cohort)
+    assert (error.line, error.column) == (2, column)
+    assert error.message.startswith(expected)
+
+
+def test_truncated_gzip_table_is_reported_not_crashed(cohort):
+    import gzip
+
+    data = gzip.compress(cohort.path("clinical.tsv").read_bytes())
+    cohort.path("clinical.tsv.gz").write_bytes(data[: len(data) // 2])
+    cohort.raw_config["clinical"]["path"] = str(cohort.path("clinical.tsv.gz"))
+    errors = errors_of(cohort)
+    assert len(errors) == 1 and errors[0].file == str(cohort.path("clinical.tsv.gz"))
+    assert "cannot be read as a table" in errors[0].message
+
+
+def test_row_with_an_extra_field(cohort):
+    lines = cohort.path("samples.tsv").read_text().splitlines()
+    lines[2] += "\tsurplus"
+    cohort.path("samples.tsv").write_text("\n".join(lines) + "\n")
+    error = single_error(cohort)
+    assert error.line == 3
+    assert "has 8 fields but the header has 7" in error.message
+
+
+def test_stray_separator_at_line_ends_is_harmless(cohort):
+    lines = cohort.path("samples.tsv").read_text().splitlines()
+    cohort.path("samples.tsv").write_text("\n".join(lines[:1] + [line + "\t" for line in lines[1:]]) + "\n")
+    result = validate_inputs(cohort.config)
+    assert result.errors == []
+    assert list(result.samples["sample_id"]) == [line.split("\t")[0] for line in lines[1:]]
+    assert list(result.samples["modality"]) == [line.split("\t")[2] for line in lines[1:]]
+
+
+def test_repeated_column_name(cohort):
+    lines = cohort.path("samples.tsv").read_text().splitlines()
+    lines[0] = lines[0].replace("batch", "sample_id")
+    cohort.path("samples.tsv").write_text("\n".join(lines) + "\n")
+    error = single_error(cohort)
+    assert error.line == 1 and "column 'sample_id' appears 2 times in the header" in error.message
+
+
+def test_line_numbers_count_blank_lines(cohort):
+    lines = cohort.path("samples.tsv").read_text().splitlines()
+    lines.insert(2, "")
+    fields = lines[5].split("\t")
+    fields[2] = "bulk"
+    lines[5] = "\t".join(fields)  # the fourth data row, on line 6 of the file
+    cohort.path("samples.tsv").write_text("\n".join(lines) + "\n")
+    error = single_error(cohort)
+    assert (error.line, error.column) == (6, "modality")
+
+
+def test_clinical_id_column_beside_a_patient_id_column(cohort):
+    clinical = cohort.read("clinical.tsv")
+    clinical.insert(0, "subject", clinical["patient_id"])
+    cohort.write("clinical.tsv", clinical)
+    cohort.raw_config["clinical"]["id_column"] = "subject"
+    error = single_error(cohort)
+    assert error.line == 1 and "has a column 'patient_id' besides the ID column 'subject'" in error.message
+
+
+def test_sample_ids_that_differ_only_in_case(cohort):
+    sheet = cohort.read("samples.tsv")
+    cohort.set_cell("samples.tsv", 1, "sample_id", sheet.loc[0, "sample_id"].upper().replace("SCRNA", "scRNA"))
+    error = single_error(cohort)
+    assert error.line == 3 and "only in letter case" in error.message
+
+
+def test_na_id_is_explained(cohort):
+    cohort.set_cell("samples.tsv", 0, "patient_id", "NA")
+    error = single_error(cohort)
+    assert (error.line, error.column) == (2, "patient_id")
+    assert error.message == "is empty (or NA, which is read as missing); a value is required"
+
+
+def test_extra_view_patient_absent_from_clinical_names_line_and_column(cohort):
+    cohort.set_cell("mutations.tsv", 3, "patient_id", "P888")
+    error = single_error(cohort)
+    assert (error.line, error.column) == (5, "patient_id")

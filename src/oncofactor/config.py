@@ -9,6 +9,10 @@ import yaml
 from oncofactor.schemas import load_schema, validate_with_defaults
 
 
+# Views the workflow builds itself; an extra view may not take their names (see oncofactor.views).
+RESERVED_VIEW_NAMES = {"rna_composition", "spatial", "spatial_pattern", "ctc", "ctc_rna"}
+
+
 class ConfigError(Exception):
     """The configuration is invalid; `problems` lists every violation, one line each."""
 
@@ -36,8 +40,17 @@ def check_config(config: dict, source: str = "config") -> dict:
     filled, errors = validate_with_defaults(config, load_schema("config"))
     if errors:
         raise ConfigError(source, [f"key '{_key_path(e.absolute_path)}': {e.message}" for e in errors])
+    problems = []
     if not (filled["samples"] or filled["ctc"]["enumeration"] or filled["extra_views"]):
-        raise ConfigError(source, ["the config names no data: set samples, ctc.enumeration or extra_views"])
+        problems.append("the config names no data: set samples, ctc.enumeration or extra_views")
+    names = [view["name"] for view in filled["extra_views"]]
+    for index, name in enumerate(names):
+        if name in RESERVED_VIEW_NAMES:
+            problems.append(f"key 'extra_views[{index}].name': '{name}' is the name of a view the workflow builds; choose another")
+        elif name in names[:index]:
+            problems.append(f"key 'extra_views[{index}].name': '{name}' is used by an earlier extra view; names must be unique")
+    if problems:
+        raise ConfigError(source, problems)
     return filled
 
 
@@ -49,6 +62,10 @@ def load_config(path: str | Path) -> dict:
             config = yaml.safe_load(handle)
     except FileNotFoundError:
         raise ConfigError(str(path), ["file not found"]) from None
+    except IsADirectoryError:
+        raise ConfigError(str(path), ["is a folder; give the config's YAML file"]) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(str(path), [f"cannot be read ({error})"]) from None
     except yaml.YAMLError as error:
         raise ConfigError(str(path), [f"not valid YAML: {error}"]) from None
     return check_config(config if config is not None else {}, source=str(path))

@@ -7,6 +7,7 @@ takes seconds even when its samples take gigabytes.
 from __future__ import annotations
 
 import gzip
+import zlib
 from pathlib import Path
 
 import h5py
@@ -141,7 +142,7 @@ def _check_csv(path: Path) -> list[str]:
     try:
         with opener(path, "rt") as handle:
             header = handle.readline()
-    except (OSError, UnicodeDecodeError) as error:
+    except (OSError, UnicodeDecodeError, EOFError, zlib.error) as error:
         return [f"cannot be read as text ({error})"]
     if not header.strip():
         return ["count table is empty"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import functools
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -50,18 +51,22 @@ def validate_with_defaults(instance: dict, schema: dict) -> tuple[dict, list[jso
     return filled, errors
 
 
+NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
 def _coerce(value: str, declared_type: Any) -> Any:
-    """Turn the text of a numeric cell into a number so the schema can check type and range."""
+    """Turn the text of a numeric cell into a number so the schema can check type and range.
+
+    Only plain decimal notation counts (not Python's '1_000', 'inf' or 'nan'); anything else stays
+    text and fails the schema's type check with the value as written.
+    """
     types = declared_type if isinstance(declared_type, list) else [declared_type]
-    if not ({"integer", "number"} & set(types)):
+    if not ({"integer", "number"} & set(types)) or not NUMBER.match(value):
         return value
-    try:
-        number = float(value)
-    except ValueError:
+    number = float(value)
+    if not math.isfinite(number):
         return value
-    if math.isfinite(number) and number.is_integer():
-        return int(number)
-    return number
+    return int(number) if number.is_integer() else number
 
 
 def row_problems(row: dict[str, Any], schema: dict) -> tuple[dict, list[tuple[str, str]]]:
@@ -83,7 +88,7 @@ def row_problems(row: dict[str, Any], schema: dict) -> tuple[dict, list[tuple[st
         if error.validator == "required":
             for column in error.validator_value:
                 if column not in present:
-                    problems.append((column, "is empty; a value is required"))
+                    problems.append((column, "is empty (or NA, which is read as missing); a value is required"))
             continue
         column = error.absolute_path[0] if error.absolute_path else ""
         hint = properties.get(column, {}).get("errorMessage", error.message)

@@ -8,9 +8,10 @@ as line 1) and the column, so a user fixes a sample sheet in one pass. Errors st
 from __future__ import annotations
 
 import csv
-import logging
 import gzip
+import logging
 import re
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import pandas as pd
 from oncofactor.formats import FORMATS_BY_MODALITY, check_format, detect_format
 from oncofactor.io import write_parquet
 from oncofactor.schemas import load_schema, row_problems
-from oncofactor.tables import TableReadError, read_table_as_text, table_separator
+from oncofactor.tables import TableReadError, overlong_rows, read_table_as_text, table_separator
 
 SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 TRUE_WORDS = {"1", "true", "yes", "dead", "deceased", "event"}
@@ -107,10 +108,28 @@ class _Collector:
 
 
 def _read(path: Path, found: _Collector) -> pd.DataFrame | None:
+    """The table as text, indexed by line number; None (with the problem recorded) if unusable.
+
+    Repeated column names and rows with more fields than the header are errors here, as pandas would
+    otherwise rename the repeats and drop the extra fields without a word.
+    """
     try:
-        table = read_table_as_text(path)
+        header = _raw_header(path) if path.is_file() else []
+        overlong = overlong_rows(path) if path.is_file() else []
+        if not overlong:
+            table = read_table_as_text(path)
     except TableReadError as error:
         found.error(path, str(error).split(": ", 1)[1])
+        return None
+    except (OSError, UnicodeDecodeError, EOFError, zlib.error, csv.Error) as error:
+        found.error(path, f"cannot be read as a table ({error})")
+        return None
+    for line, fields, expected in overlong:
+        found.error(path, f"has {fields} fields but the header has {expected}; remove the extra separator or value", line=line)
+    repeated = sorted({name for name in header if header.count(name) > 1 and name})
+    for name in repeated:
+        found.error(path, f"column '{name}' appears {header.count(name)} times in the header; names must be unique", line=1)
+    if overlong or repeated:
         return None
     if table.empty:
         found.error(path, "has a header but no rows")
@@ -130,23 +149,19 @@ def _raw_header(path: Path) -> list[str]:
         return next(csv.reader(handle, delimiter=separator), [])
 
 
-def _line(index: int) -> int:
-    return index + 2
-
-
 def _check_rows(table: pd.DataFrame, schema_name: str, path: Path, found: _Collector, rename=None):
     """Check each row against a row schema; return the rows as parsed dicts (None for bad rows)."""
     schema = load_schema(schema_name)
     columns = list(table.columns)
+    shown = {v: k for k, v in (rename or {}).items()}
     parsed = []
-    for index, values in enumerate(table.itertuples(index=False, name=None)):
+    for line, values in zip(table.index, table.itertuples(index=False, name=None)):
         row = dict(zip(columns, values))
         if rename:
             row = {rename.get(k, k): v for k, v in row.items()}
         filled, problems = row_problems(row, schema)
         for column, message in problems:
-            shown = {v: k for k, v in (rename or {}).items()}.get(column, column)
-            found.error(path, message, _line(index), shown)
+            found.error(path, message, line, shown.get(column, column))
         parsed.append(None if problems else filled)
     return parsed
 
@@ -162,21 +177,27 @@ def _missing_columns(table: pd.DataFrame, required: list[str], path: Path, found
     return bool(missing)
 
 
-def _duplicates(values: pd.Series, path: Path, found: _Collector, column: str, what: str) -> None:
-    first_seen: dict[str, int] = {}
-    for index, value in enumerate(values):
+def _duplicates(values: pd.Series, path: Path, found: _Collector, column: str, what: str, ignore_case: bool = False) -> None:
+    """Report repeated values (index = line numbers). With ignore_case, values that differ only in
+    letter case count as repeats: they name the same file on case-insensitive file systems."""
+    first_seen: dict[str, tuple[int, str]] = {}
+    for line, value in values.items():
         if not isinstance(value, str):
             continue
         value = value.strip()
-        if value in first_seen:
-            found.error(
-                path,
-                f"{what} '{value}' appears again (first on line {_line(first_seen[value])}); {what}s must be unique",
-                _line(index),
-                column,
-            )
+        key = value.lower() if ignore_case else value
+        if key not in first_seen:
+            first_seen[key] = (line, value)
+            continue
+        first_line, first_value = first_seen[key]
+        if first_value == value:
+            message = f"{what} '{value}' appears again (first on line {first_line}); {what}s must be unique"
         else:
-            first_seen[value] = index
+            message = (
+                f"{what} '{value}' differs from '{first_value}' (line {first_line}) only in letter case; "
+                "they would name the same files on case-insensitive file systems"
+            )
+        found.error(path, message, line, column)
 
 
 # --- clinical table -----------------------------------------------------------------------------
@@ -199,12 +220,12 @@ def _parse_event(value) -> float:
 
 def _numeric_column(table, column, path, found, minimum=None) -> pd.Series:
     numbers = pd.to_numeric(table[column].str.strip(), errors="coerce").astype(float)
-    for index in np.flatnonzero(table[column].notna() & numbers.isna()):
-        found.error(path, f"{table[column].iloc[index]!r} is not a number", _line(index), column)
+    for line in table.index[(table[column].notna() & ~np.isfinite(numbers)).to_numpy()]:
+        found.error(path, f"{table.at[line, column]!r} is not a number", line, column)
     if minimum is not None:
-        for index in np.flatnonzero(numbers < minimum):
-            found.error(path, f"{numbers.iloc[index]:g} is negative; it must be >= {minimum}", _line(index), column)
-    return numbers
+        for line in table.index[(numbers < minimum).to_numpy()]:
+            found.error(path, f"{numbers[line]:g} is negative; it must be >= {minimum}", line, column)
+    return numbers.where(np.isfinite(numbers))
 
 
 def _validate_clinical(path: Path, settings: dict, found: _Collector) -> pd.DataFrame | None:
@@ -213,6 +234,14 @@ def _validate_clinical(path: Path, settings: dict, found: _Collector) -> pd.Data
         return None
     id_column = settings["id_column"]
     if _missing_columns(table, [id_column], path, found, "clinical table (clinical.id_column)"):
+        return None
+    if id_column != "patient_id" and "patient_id" in table.columns:
+        found.error(
+            path,
+            f"has a column 'patient_id' besides the ID column '{id_column}' (clinical.id_column); "
+            "rename one of them, or set clinical.id_column: patient_id",
+            line=1,
+        )
         return None
     _check_rows(table[[id_column]], "clinical", path, found, rename={id_column: "patient_id"})
     _duplicates(table[id_column], path, found, id_column, "patient ID")
@@ -244,11 +273,11 @@ def _validate_clinical(path: Path, settings: dict, found: _Collector) -> pd.Data
     event_column = settings["survival_event"]
     if event_column in table.columns:
         events = table[event_column].map(_parse_event)
-        for index in np.flatnonzero(events == -1.0):
+        for line in table.index[(events == -1.0).to_numpy()]:
             found.error(
                 path,
-                f"{table[event_column].iloc[index]!r} is not a survival event; use 1/0, true/false or yes/no",
-                _line(index),
+                f"{table.at[line, event_column]!r} is not a survival event; use 1/0, true/false or yes/no",
+                line,
                 event_column,
             )
         typed[event_column] = events.where(events >= 0)
@@ -258,7 +287,7 @@ def _validate_clinical(path: Path, settings: dict, found: _Collector) -> pd.Data
             found.error(path, f"no patient has both '{time_column}' and '{event_column}'; survival cannot be tested")
     typed = typed.rename(columns={id_column: "patient_id"})
     ordered = ["patient_id"] + [c for c in typed.columns if c != "patient_id"]
-    return typed[ordered]
+    return typed[ordered]  # still indexed by line number; validate_inputs resets it
 
 
 # --- sample sheet -------------------------------------------------------------------------------
@@ -280,14 +309,13 @@ def _validate_samples(path: Path, found: _Collector) -> tuple[pd.DataFrame | Non
     if _missing_columns(table, required, path, found, "sample sheet"):
         return None, table
     rows = _check_rows(table, "samples", path, found)
-    _duplicates(table["sample_id"], path, found, "sample_id", "sample ID")
+    _duplicates(table["sample_id"], path, found, "sample_id", "sample ID", ignore_case=True)
 
     base = path.parent
     records = []
-    for index, row in enumerate(rows):
+    for line, row in zip(table.index, rows):
         if row is None:
             continue
-        line = _line(index)
         location = _resolve(row["path"], base)
         if not location.exists():
             found.error(path, f"'{row['path']}' does not exist (looked for {location})", line, "path")
@@ -366,29 +394,26 @@ def _validate_ctc(path: Path, default_volume: float, found: _Collector):
 # --- extra views --------------------------------------------------------------------------------
 
 
-def _validate_view(view: dict, found: _Collector) -> list[str]:
-    """Check one extra view table; return the patient IDs it holds."""
+def _validate_view(view: dict, clinical_ids: set[str] | None, clinical_path: Path, found: _Collector) -> list[str]:
+    """Check one extra view table; return the patient IDs it holds.
+
+    With `clinical_ids`, patients absent from the clinical table are errors at their line and column.
+    """
     path = Path(view["path"])
     table = _read(path, found)
     if table is None:
         return []
-    header = [str(name) for name in _raw_header(path)]
-    repeated = sorted({name for name in header if header.count(name) > 1})
     if view["orientation"] == "samples_by_features":
         id_column = view["id_column"] or table.columns[0]
         if _missing_columns(table, [id_column], path, found, f"extra view '{view['name']}' (id_column)"):
             return []
         _duplicates(table[id_column], path, found, id_column, "patient ID")
-        for name in repeated:
-            found.error(path, f"feature '{name}' is a column more than once", line=1)
-        id_places = [(v.strip(), _line(i), id_column) for i, v in enumerate(table[id_column]) if isinstance(v, str)]
+        id_places = [(v.strip(), line, id_column) for line, v in table[id_column].items() if isinstance(v, str)]
         values = table.drop(columns=[id_column])
     else:
         feature_column = table.columns[0]
         _duplicates(table[feature_column], path, found, feature_column, "feature")
-        for name in repeated:
-            found.error(path, f"patient ID '{name}' is a column more than once", line=1)
-        id_places = [(name, 1, name) for name in header[1:]]
+        id_places = [(str(name).strip(), 1, str(name)) for name in table.columns[1:]]
         values = table.drop(columns=[feature_column])
 
     for patient, line, column in id_places:
@@ -399,18 +424,26 @@ def _validate_view(view: dict, found: _Collector) -> list[str]:
                 line,
                 column,
             )
+        elif clinical_ids is not None and patient not in clinical_ids:
+            found.error(
+                path,
+                f"patient '{patient}' of extra view '{view['name']}' is not in the clinical table {clinical_path}; "
+                "add a row for it there or correct the ID",
+                line,
+                column,
+            )
 
     numbers = values.apply(lambda column: pd.to_numeric(column.str.strip(), errors="coerce"))
-    checks = [(values.notna() & numbers.isna(), "is not a number")]
+    checks = [(values.notna() & ~np.isfinite(numbers), "is not a number")]
     if view["likelihood"] == "bernoulli":
-        checks.append((numbers.notna() & ~numbers.isin([0, 1]), "is not 0 or 1 (likelihood bernoulli)"))
+        checks.append((numbers.notna() & np.isfinite(numbers) & ~numbers.isin([0, 1]), "is not 0 or 1 (likelihood bernoulli)"))
     elif view["likelihood"] == "poisson":
-        bad = numbers.notna() & ((numbers < 0) | (numbers % 1 != 0))
+        bad = numbers.notna() & np.isfinite(numbers) & ((numbers < 0) | (numbers % 1 != 0))
         checks.append((bad, "is not a whole number >= 0 (likelihood poisson)"))
     for mask, message in checks:
         rows, columns = np.nonzero(mask.to_numpy())
         for row, col in list(zip(rows, columns))[:MAX_CELL_PROBLEMS_PER_TABLE]:
-            found.error(path, f"{values.iat[row, col]!r} {message}", _line(row), str(values.columns[col]))
+            found.error(path, f"{values.iat[row, col]!r} {message}", int(values.index[row]), str(values.columns[col]))
         if len(rows) > MAX_CELL_PROBLEMS_PER_TABLE:
             found.error(path, f"... and {len(rows) - MAX_CELL_PROBLEMS_PER_TABLE} more values like these: {message}")
     return [patient for patient, _, _ in id_places if patient]
@@ -424,12 +457,12 @@ def _unknown_patients(raw: pd.DataFrame | None, clinical_ids: set[str], path, cl
     if raw is None or "patient_id" not in raw.columns:
         return set()
     patients = raw["patient_id"].str.strip()
-    for index, patient in enumerate(patients):
+    for line, patient in patients.items():
         if isinstance(patient, str) and patient and patient not in clinical_ids:
             found.error(
                 path,
                 f"patient '{patient}' is not in the clinical table {clinical_path}; add a row for it there or correct the ID",
-                _line(index),
+                line,
                 "patient_id",
             )
     return set(patients.dropna())
@@ -452,7 +485,8 @@ def validate_inputs(
     ctc_source = ctc or config["ctc"]["enumeration"]
 
     result = ValidatedInputs()
-    result.clinical = _validate_clinical(clinical_path, config["clinical"], found)
+    clinical_table = _validate_clinical(clinical_path, config["clinical"], found)
+    clinical_ids = set(clinical_table["patient_id"].dropna()) if clinical_table is not None else None
     raw_samples = None
     if samples_source:
         result.samples, raw_samples = _validate_samples(Path(samples_source), found)
@@ -460,30 +494,23 @@ def validate_inputs(
     if ctc_source:
         result.ctc, raw_ctc = _validate_ctc(Path(ctc_source), config["ctc"]["default_blood_volume_ml"], found)
     for view in config["extra_views"]:
-        result.view_patients[view["name"]] = _validate_view(view, found)
+        result.view_patients[view["name"]] = _validate_view(view, clinical_ids, clinical_path, found)
 
-    if result.clinical is not None:
-        clinical_ids = set(result.clinical["patient_id"].dropna())
+    if clinical_table is not None:
         with_data = _unknown_patients(raw_samples, clinical_ids, samples_source, clinical_path, found)
         if ctc_source:
             with_data |= _unknown_patients(raw_ctc, clinical_ids, ctc_source, clinical_path, found)
-        for view in config["extra_views"]:
-            for patient in result.view_patients[view["name"]]:
-                if patient not in clinical_ids:
-                    found.error(
-                        view["path"],
-                        f"patient '{patient}' of extra view '{view['name']}' is not in the clinical table "
-                        f"{clinical_path}; add a row for it there or correct the ID",
-                    )
-            with_data |= set(result.view_patients[view["name"]])
-        for index, patient in enumerate(result.clinical["patient_id"]):
+        for patients in result.view_patients.values():
+            with_data |= set(patients)
+        for line, patient in clinical_table["patient_id"].items():
             if isinstance(patient, str) and patient not in with_data:
                 found.warning(
                     clinical_path,
                     f"patient '{patient}' has no data in the sample sheet, CTC table or extra views",
-                    _line(index),
+                    line,
                     config["clinical"]["id_column"],
                 )
+        result.clinical = clinical_table.reset_index(drop=True)
     result.problems = found.problems
     return result
 
