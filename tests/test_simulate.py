@@ -71,6 +71,15 @@ def test_visium_outs_match_space_ranger_layout(small_cohort):
         assert {"spot_diameter_fullres", "tissue_hires_scalef", "tissue_lowres_scalef"} <= set(scalefactors)
 
 
+@pytest.mark.filterwarnings("ignore:Use `squidpy.read.visium`:FutureWarning")
+def test_scanpy_read_visium_opens_the_simulated_section(small_cohort):
+    outs = small_cohort / sheet(small_cohort).query("modality == 'spatial'")["path"].iloc[0]
+    adata = sc.read_visium(outs, count_file="filtered_feature_bc_matrix.h5")
+    [library] = adata.uns["spatial"]
+    assert adata.obsm["spatial"].shape == (adata.n_obs, 2)
+    assert adata.uns["spatial"][library]["images"]["hires"].ndim == 3
+
+
 def test_ctc_single_cell_tables_hold_ctcs_and_blood_controls(truth_cohort):
     rows = sheet(truth_cohort).query("modality == 'ctc_scrna'")
     assert len(rows) > 0

@@ -166,9 +166,9 @@ def _gene_model(params: SimulationParams, rng: np.random.Generator) -> GeneModel
         log_profiles[:, index[gene]] = 2.6 + rng.normal(0, 0.2)
     for gene in HOUSEKEEPING[:-1]:
         log_profiles[:, index[gene]] = 3.5 + rng.normal(0, 0.2, n_types)
-    for genes in PROGRAM_GENES.values():  # programs are off (low) unless a factor turns them on
+    for genes in PROGRAM_GENES.values():  # moderately expressed everywhere; factors move them up or down
         for gene in genes:
-            log_profiles[:, index[gene]] = rng.normal(-0.5, 0.3, n_types)
+            log_profiles[:, index[gene]] = rng.normal(0.5, 0.3, n_types)
 
     program = np.zeros((len(FACTORS), n_types, n_genes))
     rows = []
@@ -311,8 +311,8 @@ def _simulate_visium(model, z, params, rng):
             "in_tissue": in_tissue.astype(int),
             "array_row": rows,
             "array_col": array_col,
-            "pxl_row_in_fullres": np.round(600 + rows * 138.6, 2),
-            "pxl_col_in_fullres": np.round(600 + array_col * 80.0, 2),
+            "pxl_row_in_fullres": np.round(600 + rows * 138.6).astype(int),
+            "pxl_col_in_fullres": np.round(600 + array_col * 80.0).astype(int),
         }
     )
     truth = pd.DataFrame(

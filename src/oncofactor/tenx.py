@@ -87,3 +87,24 @@ def write_spaceranger_outs(
     with (outs / "spatial" / "scalefactors_json.json").open("w") as handle:
         json.dump(scalefactors, handle, indent=2, sort_keys=True)
         handle.write("\n")
+    for name, scale in (("tissue_hires_image.png", scalefactors["tissue_hires_scalef"]), ("tissue_lowres_image.png", scalefactors["tissue_lowres_scalef"])):
+        _tissue_image(positions, scale, scalefactors["spot_diameter_fullres"]).save(outs / "spatial" / name)
+
+
+def _tissue_image(positions: pd.DataFrame, scale: float, spot_diameter: float):
+    """A plain stand-in for the H&E image: pink where spots lie on tissue, white elsewhere.
+
+    Space Ranger always writes tissue_hires_image.png and tissue_lowres_image.png, and readers such as
+    scanpy's read_visium expect them.
+    """
+    from PIL import Image, ImageDraw
+
+    width = int((positions["pxl_col_in_fullres"].max() + 600) * scale) + 1
+    height = int((positions["pxl_row_in_fullres"].max() + 600) * scale) + 1
+    image = Image.new("RGB", (width, height), (255, 255, 255))
+    draw = ImageDraw.Draw(image)
+    radius = max(1.0, spot_diameter * scale)
+    for row in positions.loc[positions["in_tissue"] == 1].itertuples():
+        x, y = row.pxl_col_in_fullres * scale, row.pxl_row_in_fullres * scale
+        draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=(222, 150, 190))
+    return image
