@@ -16,6 +16,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/inputs.smk"
 include: "workflow/rules/harmonize.smk"
 include: "workflow/rules/views.smk"
+include: "workflow/rules/mofa.smk"
 
 
 rule all:
@@ -23,5 +24,6 @@ rule all:
         rules.validated_inputs.output,
         rules.harmonization_tables.output,
         rules.views.output,
+        rules.mofa_model.output,
         rules.batch_embedding.output if len(SCRNA_BATCHES) > 1 else [],
     default_target: True

@@ -28,9 +28,10 @@ def test_dry_run_of_the_example_config(tmp_path):
     assert not (tmp_path / "results").exists()
 
 
-def test_run_writes_the_validated_tables(cohort, tmp_path):
+def test_run_writes_every_stage(cohort, tmp_path):
     workdir = tmp_path / "run"
     workdir.mkdir()
+    cohort.raw_config["mofa"] = {"factors": 4, "restarts": 2}
     result = snakemake("--configfile", cohort.write_config(), cwd=workdir)
     assert result.returncode == 0, result.stderr
     samples = pd.read_parquet(workdir / "results/inputs/samples.parquet")
@@ -59,6 +60,20 @@ def test_run_writes_the_validated_tables(cohort, tmp_path):
     assert set(long["view"]) == set(mdata.mod)
     coverage = pd.read_parquet(workdir / "results/integration/coverage.parquet")
     assert set(coverage["patient_id"]) == set(cohort.read("clinical.tsv")["patient_id"])
+
+    tables = ["factors", "weights", "variance_explained", "top_features", "stability"]
+    first = {name: pd.read_parquet(workdir / f"results/mofa/{name}.parquet") for name in tables}
+    assert set(first["factors"]["sample"]) == set(mdata.obs_names)
+    assert (first["stability"]["n_restarts"] == 2).all()
+    assert (workdir / "results/mofa/model.hdf5").exists()
+    with_factors = mudata.read_h5mu(workdir / "results/integration/views_mofa.h5mu")
+    assert with_factors.obsm["X_mofa"].shape == (mdata.n_obs, first["factors"]["factor"].nunique())
+
+    # Training again in new processes gives the same values.
+    result = snakemake("--configfile", cohort.write_config(), "--forcerun", "mofa_restart", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    for name in tables:
+        pd.testing.assert_frame_equal(pd.read_parquet(workdir / f"results/mofa/{name}.parquet"), first[name])
 
 
 def test_bad_inputs_stop_the_run_before_any_job(cohort, tmp_path):

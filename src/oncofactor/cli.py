@@ -69,6 +69,22 @@ def _run_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_score_recovery(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from oncofactor.recovery import factor_recovery
+
+    try:
+        scores = factor_recovery(pd.read_parquet(args.truth), pd.read_parquet(args.factors))
+    except (OSError, KeyError, ValueError) as error:
+        print(f"oncofactor score-recovery: {error}", file=sys.stderr)
+        return 2
+    for factor, score in scores.items():
+        print(f"{factor} {score:.4f}")
+    print(f"mean_recovery {scores.mean():.4f}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="oncofactor",
@@ -121,6 +137,18 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--clinical", type=Path, help="clinical table to check instead of the config's `clinical.path`")
     validate.add_argument("--ctc", type=Path, help="CTC enumeration table to check instead of the config's `ctc.enumeration`")
     validate.set_defaults(run=_run_validate)
+
+    recovery = commands.add_parser(
+        "score-recovery",
+        help="score how well inferred factors recover a simulated cohort's true factors",
+        description=(
+            "For each true factor, the largest absolute Pearson correlation across patients with any inferred "
+            "factor; one line per true factor, then `mean_recovery <value>`."
+        ),
+    )
+    recovery.add_argument("--truth", required=True, type=Path, help="truth/factors.parquet of a simulated cohort (patient_id, factor, value)")
+    recovery.add_argument("--factors", required=True, type=Path, help="results/mofa/factors.parquet (sample, group, factor, value)")
+    recovery.set_defaults(run=_run_score_recovery)
     return parser
 
 

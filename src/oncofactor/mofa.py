@@ -1,0 +1,321 @@
+"""MOFA+ on the patient-level views: input checks, one seeded training run, and reading the model.
+
+mofapy2 is driven through its entry_point with the order it requires (data options, data, model
+options, training options, build, run, save). Its failure modes are turned into errors here: it
+calls sys.exit(0) on data it does not recognise, can end with a NaN ELBO, and can switch off every
+factor. Results are read back from the saved HDF5 file, where factors are sorted by variance
+explained and R2 is in percent (the in-memory model differs).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+from dataclasses import dataclass
+
+import h5py
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+logger = logging.getLogger(__name__)
+VIEW_SEPARATOR = ":"
+
+
+class MofaInputError(ValueError):
+    """The views cannot be given to MOFA as they are; the message says which view and why."""
+
+
+class MofaTrainingError(RuntimeError):
+    """mofapy2 failed or produced an unusable model."""
+
+
+@dataclass
+class MofaData:
+    """Views as MOFA takes them: per view a patients x features matrix (NaN = missing), all views
+    over the same patients in the same order, with group labels and likelihoods."""
+
+    views: dict[str, np.ndarray]
+    features: dict[str, list[str]]
+    likelihoods: dict[str, str]
+    samples: list[str]
+    groups: list[str]
+
+
+def prepare_views(mdata, settings: dict) -> MofaData:
+    """Check the MuData's views and lay them out for mofapy2.
+
+    Features with no observed value or no variance are dropped (logged); a view left with no feature
+    or fewer than two observed patients, non-finite values, or values that do not fit its likelihood
+    (bernoulli 0/1, poisson whole numbers >= 0) raise MofaInputError.
+    """
+    samples = [str(s) for s in mdata.obs_names]
+    groups = [str(g) for g in mdata.obs["group"]] if "group" in mdata.obs else ["all"] * len(samples)
+    views, features, likelihoods = {}, {}, {}
+    for name, view in mdata.mod.items():
+        values = view.X.toarray() if sp.issparse(view.X) else np.asarray(view.X, dtype=float)
+        frame = pd.DataFrame(values, index=view.obs_names.astype(str), columns=view.var_names.astype(str))
+        frame = frame.reindex(samples)
+        if np.isinf(frame.to_numpy()).any():
+            raise MofaInputError(f"view {name}: infinite values; MOFA needs finite numbers or missing values")
+        observed = frame.notna().any(axis=1).sum()
+        if observed < 2:
+            raise MofaInputError(f"view {name}: {observed} patient(s) with data; MOFA needs at least 2")
+        usable = frame.notna().sum() >= 2
+        usable &= frame.std(skipna=True).fillna(0) > 0
+        if (~usable).any():
+            logger.info("view %s: %d features without variance or with < 2 observed values dropped", name, (~usable).sum())
+        frame = frame.loc[:, usable]
+        if frame.shape[1] == 0:
+            raise MofaInputError(f"view {name}: no feature varies across patients")
+        likelihood = settings["likelihoods"].get(name) or view.uns.get("likelihood", "gaussian")
+        present = frame.to_numpy()[~np.isnan(frame.to_numpy())]
+        if likelihood == "bernoulli" and not np.isin(present, [0, 1]).all():
+            raise MofaInputError(f"view {name}: likelihood bernoulli needs values 0 or 1")
+        if likelihood == "poisson" and ((present < 0).any() or (present % 1 != 0).any()):
+            raise MofaInputError(f"view {name}: likelihood poisson needs whole numbers >= 0")
+        views[name] = frame.to_numpy(dtype=float)
+        features[name] = list(frame.columns)
+        likelihoods[name] = likelihood
+    if not views:
+        raise MofaInputError("no views to integrate")
+    return MofaData(views, features, likelihoods, samples, groups)
+
+
+def train(data: MofaData, settings: dict, seed: int, outfile: str) -> None:
+    """Train one MOFA model with `seed` and save it to `outfile` (HDF5, as mofapy2 saves it).
+
+    mofapy2's console output goes to the log. Raises MofaTrainingError on mofapy2's silent exit,
+    a non-finite ELBO, or a model whose factors are all switched off.
+    """
+    from mofapy2.run.entry_point import entry_point
+
+    group_names = sorted(set(data.groups))
+    view_names = list(data.views)
+    groups = np.array(data.groups)
+    matrices = [[data.views[v][groups == g] for g in group_names] for v in view_names]
+    samples = [[s for s, sg in zip(data.samples, data.groups) if sg == g] for g in group_names]
+    console = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(console):
+            model = entry_point()
+            model.set_data_options(scale_views=settings["scale_views"], scale_groups=False, use_float32=settings["float32"])
+            model.set_data_matrix(
+                matrices,
+                likelihoods=[data.likelihoods[v] for v in view_names],
+                views_names=view_names,
+                groups_names=group_names,
+                samples_names=samples,
+                features_names=[data.features[v] for v in view_names],
+            )
+            model.set_model_options(
+                factors=settings["factors"], spikeslab_weights=settings["spikeslab_weights"],
+                ard_factors=settings["ard_factors"], ard_weights=settings["ard_weights"],
+            )
+            model.set_train_options(
+                iter=settings["max_iterations"], convergence_mode=settings["convergence_mode"],
+                dropR2=settings["drop_r2"], startELBO=1, freqELBO=1, seed=seed, verbose=False, quiet=True,
+            )
+            model.build()
+            model.run()
+            model.save(outfile, save_data=False)
+    except SystemExit as stop:
+        said = [line.strip() for line in console.getvalue().splitlines() if line.strip()]
+        raise MofaTrainingError(f"mofapy2 stopped (exit status {stop.code}): {said[-1] if said else 'no message'}") from None
+    except AssertionError as error:  # mofapy2 checks its arguments with assert
+        raise MofaTrainingError(f"mofapy2 refused the input: {error}") from None
+    finally:
+        for line in console.getvalue().splitlines():
+            if line.strip():
+                logger.info("mofapy2: %s", line)
+    check_model(outfile)
+
+
+def check_model(path: str) -> None:
+    """Raise MofaTrainingError if the saved model has a non-finite ELBO or no active factor."""
+    with h5py.File(path, "r") as handle:
+        elbo = handle["training_stats/elbo"][:]
+        n_factors = handle["expectations/Z"][next(iter(handle["expectations/Z"]))].shape[0]
+    finite = elbo[np.isfinite(elbo)]
+    if not np.isfinite(elbo[-1]) or finite.size == 0:
+        raise MofaTrainingError(f"{path}: training ended with ELBO {elbo[-1]}; try fewer factors, float64 or scaled views")
+    if n_factors == 0:
+        raise MofaTrainingError(f"{path}: every factor was switched off (dropR2); lower mofa.drop_r2")
+
+
+@dataclass
+class MofaModel:
+    """A saved model read back: factors (samples x factors), weights per view (features x factors),
+    R2 per group (views x factors, fraction 0-1) and the final ELBO. Factor columns in file order."""
+
+    factors: pd.DataFrame
+    groups: pd.Series
+    weights: dict[str, pd.DataFrame]
+    r2: dict[str, pd.DataFrame]
+    r2_total: dict[str, pd.Series]
+    elbo: float
+
+
+def _names(values) -> list[str]:
+    return [v.decode() if isinstance(v, bytes) else str(v) for v in values]
+
+
+def read_model(path: str) -> MofaModel:
+    """Read a model saved by mofapy2 (expectations/Z and W, variance_explained, training_stats)."""
+    with h5py.File(path, "r") as handle:
+        groups = _names(handle["groups/groups"][:])
+        views = _names(handle["views/views"][:])
+        factor_names = [f"mofa_{i + 1}" for i in range(handle["expectations/Z"][groups[0]].shape[0])]
+        parts, labels = [], []
+        for group in groups:
+            samples = _names(handle["samples"][group][:])
+            parts.append(pd.DataFrame(handle["expectations/Z"][group][:].T, index=samples, columns=factor_names))
+            labels += [group] * len(samples)
+        factors = pd.concat(parts)
+        weights = {
+            view: pd.DataFrame(handle["expectations/W"][view][:].T, index=_names(handle["features"][view][:]), columns=factor_names)
+            for view in views
+        }
+        r2 = {
+            group: pd.DataFrame(handle["variance_explained/r2_per_factor"][group][:] / 100.0, index=views, columns=factor_names)
+            for group in groups
+        }
+        r2_total = {group: pd.Series(handle["variance_explained/r2_total"][group][:] / 100.0, index=views) for group in groups}
+        elbo = float(handle["training_stats/elbo"][:][-1])
+    return MofaModel(factors, pd.Series(labels, index=factors.index), weights, r2, r2_total, elbo)
+
+
+def regress_batches(data: MofaData, batches: dict[str, pd.Series]) -> MofaData:
+    """Remove each view's technical batch (a patient-level label) from its features, in place.
+
+    batches: view name -> batch label per patient (index = patient). Each feature is replaced by its
+    residual from a per-batch mean, plus its overall mean, over the patients observed in it; views
+    whose patients share one batch are left as they are. MOFA has no covariates, so a batch left in
+    the views would come out as a factor of its own.
+    """
+    for name, labels in batches.items():
+        matrix = data.views[name]
+        labels = labels.reindex(data.samples).to_numpy(dtype=object)
+        for column in range(matrix.shape[1]):
+            values = matrix[:, column]
+            observed = ~np.isnan(values) & pd.notna(labels)
+            if len(set(labels[observed])) < 2:
+                continue
+            frame = pd.DataFrame({"value": values[observed], "batch": labels[observed]})
+            batch_means = frame.groupby("batch")["value"].transform("mean").to_numpy()
+            values[observed] = values[observed] - batch_means + values[observed].mean()
+    return data
+
+
+def view_batches(mdata, data: MofaData) -> dict[str, pd.Series]:
+    """The batch label each view should be corrected for: the batch of the patient's samples of the
+    view's modality (obs batch_scrna for rna views, batch_spatial for spatial views, ...)."""
+    modality_of = {"rna": "scrna", "spatial": "spatial", "ctc_rna": "ctc_scrna"}
+    batches = {}
+    for name in data.views:
+        prefix = "ctc_rna" if name == "ctc_rna" else name.split(VIEW_SEPARATOR)[0].split("_")[0]
+        column = f"batch_{modality_of.get(prefix, '')}"
+        if prefix in modality_of and column in mdata.obs:
+            batches[name] = mdata.obs[column]
+    return batches
+
+
+@dataclass
+class FactorSummary:
+    """The reported factors of the best model: active ones only, ordered by variance explained and
+    named Factor1..K (Factor1 explains most); `mapping` gives the model column of each."""
+
+    mapping: dict[str, str]
+    inactive: list[str]
+
+
+def summarize_factors(model: MofaModel, min_r2: float) -> FactorSummary:
+    """Keep factors explaining at least `min_r2` (fraction) of some view in some group; order them by
+    total variance explained (summed over views, averaged over groups)."""
+    r2 = sum(model.r2.values()) / len(model.r2)
+    best_per_factor = pd.concat(model.r2.values()).max(axis=0)
+    active = best_per_factor[best_per_factor >= min_r2].index
+    order = r2[active].sum(axis=0).sort_values(ascending=False).index
+    mapping = {f"Factor{i + 1}": column for i, column in enumerate(order)}
+    inactive = [c for c in model.factors.columns if c not in set(active)]
+    return FactorSummary(mapping, inactive)
+
+
+def stability(best: pd.DataFrame, others: list[pd.DataFrame]) -> pd.Series:
+    """For each factor of `best` (samples x factors), the mean over the other restarts of its best
+    absolute Pearson correlation with any of that restart's factors."""
+    scores = {}
+    for factor in best.columns:
+        matches = []
+        for other in others:
+            aligned = other.reindex(best.index)
+            correlations = aligned.corrwith(best[factor]).abs()
+            matches.append(correlations.max() if correlations.notna().any() else 0.0)
+        scores[factor] = float(np.mean(matches)) if matches else float("nan")
+    return pd.Series(scores)
+
+
+def strip_view(feature: str, view: str) -> str:
+    prefix = view + VIEW_SEPARATOR
+    return feature[len(prefix):] if feature.startswith(prefix) else feature
+
+
+def result_tables(model: MofaModel, summary: FactorSummary, stability_scores: pd.Series, settings: dict, n_restarts: int) -> dict[str, pd.DataFrame]:
+    """The Parquet tables of a MOFA run (factors, weights, variance_explained, top_features, stability),
+    with factors renamed as in `summary`."""
+    columns = list(summary.mapping.values())
+    rename = {column: name for name, column in summary.mapping.items()}
+    factors = model.factors[columns].rename(columns=rename)
+    long_factors = (
+        factors.assign(group=model.groups).rename_axis("sample").reset_index()
+        .melt(id_vars=["sample", "group"], var_name="factor", value_name="value")
+    )
+    weights, top = [], []
+    for view, matrix in model.weights.items():
+        table = matrix[columns].rename(columns=rename)
+        largest = table.abs().max(axis=0).replace(0, np.nan)
+        scaled = table / largest
+        for factor in table.columns:
+            frame = pd.DataFrame(
+                {"view": view, "feature": [strip_view(f, view) for f in table.index], "factor": factor,
+                 "weight": table[factor].to_numpy(), "scaled_weight": scaled[factor].to_numpy()}
+            )
+            weights.append(frame)
+            ranked = frame.reindex(frame["weight"].abs().sort_values(ascending=False, kind="stable").index).head(settings["top_features"])
+            top.append(ranked.assign(rank=np.arange(1, len(ranked) + 1))[["factor", "view", "rank", "feature", "weight"]])
+    variance = []
+    for group, r2 in model.r2.items():
+        frame = r2[columns].rename(columns=rename).rename_axis("view").reset_index().melt(id_vars="view", var_name="factor", value_name="r2")
+        totals = model.r2_total[group].rename("r2").rename_axis("view").reset_index().assign(factor="total")
+        variance.append(pd.concat([frame, totals[["view", "factor", "r2"]]], ignore_index=True).assign(group=group))
+    stable = pd.DataFrame(
+        {"factor": list(summary.mapping), "mean_best_abs_corr": [stability_scores[c] for c in columns], "n_restarts": n_restarts}
+    )
+    stable["reproducible"] = stable["mean_best_abs_corr"] >= settings["min_stability"]
+    return {
+        "factors": long_factors[["sample", "group", "factor", "value"]],
+        "weights": pd.concat(weights, ignore_index=True),
+        "variance_explained": pd.concat(variance, ignore_index=True)[["group", "view", "factor", "r2"]],
+        "top_features": pd.concat(top, ignore_index=True),
+        "stability": stable,
+    }
+
+
+def add_to_mudata(views_path: str, tables: dict[str, pd.DataFrame], out_path: str) -> None:
+    """Copy the views MuData with the reported factors in obsm['X_mofa'] (patients x factors) and each
+    view's weights in varm['LFs'] (features x factors; NaN for features MOFA did not see)."""
+    import mudata
+
+    mudata.set_options(pull_on_update=False)
+    mdata = mudata.read_h5mu(views_path)
+    factors = tables["factors"].pivot(index="sample", columns="factor", values="value")
+    order = sorted(factors.columns, key=lambda name: int(name.removeprefix("Factor")))
+    mdata.obsm["X_mofa"] = factors.reindex(index=mdata.obs_names, columns=order).to_numpy()
+    weights = tables["weights"]
+    for name, view in mdata.mod.items():
+        table = weights[weights["view"] == name].pivot(index="feature", columns="factor", values="weight")
+        features = [strip_view(f, name) for f in view.var_names]
+        view.varm["LFs"] = table.reindex(index=features, columns=order).to_numpy()
+    mdata.uns["mofa_factors"] = np.array(order)
+    mdata.write(out_path)

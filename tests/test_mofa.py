@@ -1,0 +1,219 @@
+"""MOFA+: input checks, training guards, result tables, and recovery of known factors."""
+
+from __future__ import annotations
+
+import subprocess
+
+import anndata as ad
+import mudata
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import BIN
+from oncofactor.config import check_config
+from oncofactor.mofa import (
+    MofaData,
+    MofaInputError,
+    MofaTrainingError,
+    check_model,
+    prepare_views,
+    read_model,
+    regress_batches,
+    result_tables,
+    stability,
+    summarize_factors,
+    train,
+    view_batches,
+)
+from oncofactor.recovery import factor_recovery
+
+SETTINGS = check_config({"samples": "s.tsv", "clinical": {"path": "c.tsv"}, "mofa": {"factors": 5}})["mofa"]
+mudata.set_options(pull_on_update=False)
+
+
+def synthetic_views(n_patients=60, seed=0, missing=0.2):
+    """Three views driven by three known factors; some patients miss whole views."""
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((n_patients, 3))
+    patients = [f"P{i:03d}" for i in range(n_patients)]
+    views = {}
+    for name, n_features, used in (("a", 200, [0, 1]), ("b", 150, [1, 2]), ("c", 40, [0, 2])):
+        weights = np.zeros((3, n_features))
+        for k in used:
+            weights[k, rng.choice(n_features, n_features // 3, replace=False)] = rng.normal(0, 1.5, n_features // 3)
+        values = z @ weights + rng.normal(0, 1, (n_patients, n_features))
+        keep = rng.random(n_patients) > missing
+        view = ad.AnnData(values[keep].astype(np.float32), obs=pd.DataFrame(index=np.array(patients)[keep]))
+        view.var_names = [f"{name}:g{j}" for j in range(n_features)]
+        views[name] = view
+    mdata = mudata.MuData(views)
+    mdata.obs["group"] = "all"
+    truth = pd.DataFrame(z, index=patients, columns=["T1", "T2", "T3"]).rename_axis("patient_id").reset_index()
+    return mdata, truth.melt(id_vars="patient_id", var_name="factor", value_name="value")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    mdata, truth = synthetic_views()
+    data = prepare_views(mdata, SETTINGS)
+    folder = tmp_path_factory.mktemp("mofa")
+    paths = []
+    for seed in (1, 2, 3):
+        train(data, SETTINGS, seed, str(folder / f"seed_{seed}.hdf5"))
+        paths.append(str(folder / f"seed_{seed}.hdf5"))
+    return mdata, truth, paths
+
+
+def test_training_recovers_known_factors(trained):
+    _, truth, paths = trained
+    model = read_model(paths[0])
+    summary = summarize_factors(model, SETTINGS["min_r2"])
+    factors = model.factors[list(summary.mapping.values())].set_axis(list(summary.mapping), axis=1)
+    long = factors.rename_axis("sample").reset_index().melt(id_vars="sample", var_name="factor", value_name="value")
+    scores = factor_recovery(truth, long)
+    assert (scores > 0.9).all(), scores
+
+
+def test_same_seed_same_model(trained, tmp_path):
+    mdata, _, paths = trained
+    train(prepare_views(mdata, SETTINGS), SETTINGS, 1, str(tmp_path / "again.hdf5"))
+    first, again = read_model(paths[0]), read_model(str(tmp_path / "again.hdf5"))
+    assert np.array_equal(first.factors.to_numpy(), again.factors.to_numpy())
+    assert first.elbo == again.elbo
+
+
+def test_result_tables_contract(trained):
+    _, _, paths = trained
+    models = [read_model(p) for p in paths]
+    best = models[0]
+    summary = summarize_factors(best, SETTINGS["min_r2"])
+    scores = stability(best.factors[list(summary.mapping.values())], [m.factors for m in models[1:]])
+    tables = result_tables(best, summary, scores, SETTINGS, len(models))
+    assert list(tables["factors"].columns) == ["sample", "group", "factor", "value"]
+    assert list(tables["weights"].columns) == ["view", "feature", "factor", "weight", "scaled_weight"]
+    assert list(tables["variance_explained"].columns) == ["group", "view", "factor", "r2"]
+    assert list(tables["top_features"].columns) == ["factor", "view", "rank", "feature", "weight"]
+    assert list(tables["stability"].columns) == ["factor", "mean_best_abs_corr", "n_restarts", "reproducible"]
+    names = list(summary.mapping)
+    assert names == [f"Factor{i + 1}" for i in range(len(names))]
+    variance = tables["variance_explained"].query("factor != 'total'").groupby("factor")["r2"].sum()
+    assert list(variance.loc[names]) == sorted(variance, reverse=True), "Factor1 explains most"
+    assert tables["weights"]["scaled_weight"].abs().max() == pytest.approx(1.0)
+    assert not tables["weights"]["feature"].str.contains(":").any(), "features without their view prefix"
+    assert set(tables["factors"]["factor"]) == set(tables["weights"]["factor"]) == set(names)
+    totals = tables["variance_explained"].query("factor == 'total'")
+    assert set(totals["view"]) == {"a", "b", "c"} and totals["r2"].between(0, 1).all()
+    top = tables["top_features"]
+    assert top.groupby(["factor", "view"])["rank"].max().max() == SETTINGS["top_features"]
+    true_factors = tables["stability"].head(3)
+    assert (true_factors["mean_best_abs_corr"] > 0.9).all() and true_factors["reproducible"].all()
+    assert (tables["stability"]["n_restarts"] == 3).all()
+
+
+def test_inactive_factors_are_not_reported(trained):
+    model = read_model(trained[2][0])
+    summary = summarize_factors(model, min_r2=0.05)
+    r2 = pd.concat(model.r2.values()).max(axis=0)
+    assert set(summary.inactive) == set(r2[r2 < 0.05].index)
+    assert set(summary.mapping.values()) == set(r2[r2 >= 0.05].index)
+
+
+def test_input_checks():
+    mdata, _ = synthetic_views(n_patients=20)
+    view = mdata.mod["c"]
+    view.X[0, 0] = np.inf
+    with pytest.raises(MofaInputError, match="view c: infinite values"):
+        prepare_views(mdata, SETTINGS)
+    view.X[0, 0] = 0.5
+    with pytest.raises(MofaInputError, match="view c: likelihood bernoulli needs values 0 or 1"):
+        prepare_views(mdata, {**SETTINGS, "likelihoods": {"c": "bernoulli"}})
+    view.X[:] = 3.0
+    with pytest.raises(MofaInputError, match="view c: no feature varies across patients"):
+        prepare_views(mdata, SETTINGS)
+
+
+def test_silent_exit_of_mofapy2_becomes_an_error(tmp_path):
+    empty = MofaData(views={}, features={}, likelihoods={}, samples=["a", "b"], groups=["all", "all"])
+    with pytest.raises(MofaTrainingError, match=r"mofapy2 stopped \(exit status None\): Error: Data is empty$"):
+        train(empty, SETTINGS, 1, str(tmp_path / "m.hdf5"))
+    mdata, _ = synthetic_views(n_patients=20)
+    data = prepare_views(mdata, SETTINGS)
+    data.likelihoods["a"] = "negative_binomial"
+    with pytest.raises(MofaTrainingError, match="mofapy2 refused the input: Available likelihoods"):
+        train(data, SETTINGS, 1, str(tmp_path / "m.hdf5"))
+    assert not (tmp_path / "m.hdf5").exists()
+
+
+def test_nan_elbo_is_an_error(trained, tmp_path):
+    import h5py
+    import shutil
+
+    broken = tmp_path / "broken.hdf5"
+    shutil.copyfile(trained[2][0], broken)
+    with h5py.File(broken, "r+") as handle:
+        elbo = handle["training_stats/elbo"]
+        elbo[-1] = np.nan
+    with pytest.raises(MofaTrainingError, match="ELBO nan"):
+        check_model(str(broken))
+
+
+def test_batch_regression_removes_a_batch_shift():
+    mdata, _ = synthetic_views(n_patients=40, missing=0)
+    data = prepare_views(mdata, SETTINGS)
+    batch = pd.Series(np.where(np.arange(40) % 2 == 0, "run1", "run2"), index=data.samples)
+    data.views["a"][batch.to_numpy() == "run2"] += 5.0
+    regress_batches(data, {"a": batch})
+    means = pd.DataFrame(data.views["a"]).groupby(batch.to_numpy()).mean()
+    assert np.allclose(means.loc["run1"], means.loc["run2"])
+    mdata.obs["batch_scrna"] = "x"
+    renamed = mudata.MuData({"rna:T_cell": mdata.mod["a"], "spatial": mdata.mod["b"]})
+    renamed.obs["batch_scrna"] = "x"
+    assert list(view_batches(renamed, prepare_views(renamed, SETTINGS))) == ["rna:T_cell"]
+
+
+def test_score_recovery_command(tmp_path):
+    truth = pd.DataFrame({"patient_id": list("abcdef") * 2, "factor": ["F1"] * 6 + ["F2"] * 6, "value": [1, 2, 3, 4, 5, 6, 1, -1, 1, -1, 1, -1.0]})
+    factors = pd.DataFrame({"sample": list("abcdef"), "group": "all", "factor": "Factor1", "value": [-2, -4, -6, -8, -10, -12.0]})
+    truth.to_parquet(tmp_path / "truth.parquet")
+    factors.to_parquet(tmp_path / "factors.parquet")
+    result = subprocess.run([str(BIN / "oncofactor"), "score-recovery", "--truth", tmp_path / "truth.parquet", "--factors", tmp_path / "factors.parquet"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "F1 1.0000"
+    assert lines[-1].startswith("mean_recovery ")
+    assert float(lines[-1].split()[1]) == pytest.approx((1 + abs(np.corrcoef([1, 2, 3, 4, 5, 6], [1, -1, 1, -1, 1, -1])[0, 1])) / 2, abs=1e-4)
+
+
+def test_cll_cohort_has_an_ighv_factor(shared_data, tmp_path):
+    """MOFA on the CLL drug-response and mutation views finds a factor that separates IGHV status."""
+    from scipy.stats import mannwhitneyu
+
+    from oncofactor.views import extra_view
+
+    folder = shared_data / "bioFAM_cellij/cellij/data"
+    config = check_config(
+        {
+            "clinical": {"path": str(folder / "cll_metadata.csv"), "id_column": "Sample"},
+            "extra_views": [
+                {"name": "drugs", "path": str(folder / "cll_drugs.csv"), "orientation": "features_by_samples"},
+                {"name": "mutations", "path": str(folder / "cll_mutations.csv"), "orientation": "features_by_samples", "likelihood": "bernoulli"},
+            ],
+        }
+    )
+    mdata = mudata.MuData({view["name"]: extra_view(view) for view in config["extra_views"]})
+    mdata.obs["group"] = "all"
+    train(prepare_views(mdata, config["mofa"]), config["mofa"], 1, str(tmp_path / "cll.hdf5"))
+    model = read_model(str(tmp_path / "cll.hdf5"))
+    summary = summarize_factors(model, config["mofa"]["min_r2"])
+    ighv = pd.read_csv(folder / "cll_metadata.csv").set_index("Sample")["IGHV"].reindex(model.factors.index)
+    known = ighv.notna()
+    mutated = (ighv[known] == "M").to_numpy()
+    auc = {}
+    for name, column in summary.mapping.items():
+        values = model.factors.loc[known, column].to_numpy()
+        statistic = mannwhitneyu(values[mutated], values[~mutated]).statistic / (mutated.sum() * (~mutated).sum())
+        auc[name] = max(statistic, 1 - statistic)
+    best = max(auc, key=auc.get)
+    assert auc[best] > 0.85, auc
+    assert best in ("Factor1", "Factor2"), f"the IGHV factor should be among the strongest, got {best}"

@@ -1,0 +1,50 @@
+# MOFA+ restarts as independent jobs, then the best model and its result tables.
+
+MOFA_SEEDS = [config["mofa"]["seed"] + i for i in range(config["mofa"]["restarts"])]
+
+
+rule mofa_restart:
+    input:
+        "results/integration/views.h5mu",
+    output:
+        "results/mofa/restarts/seed_{seed}.hdf5",
+    params:
+        config=config,
+    log:
+        "logs/mofa/restart_{seed}.log",
+    wildcard_constraints:
+        seed=r"\d+",
+    threads: 1
+    resources:
+        mem_mb=lambda wildcards, input, attempt: int(1500 + 20 * input.size_mb) * attempt,
+        runtime=lambda wildcards, attempt: 60 * attempt,
+    conda:
+        "../../envs/mofa.yaml"
+    script:
+        "../scripts/mofa_restart.py"
+
+
+rule mofa_model:
+    input:
+        views="results/integration/views.h5mu",
+        restarts=expand("results/mofa/restarts/seed_{seed}.hdf5", seed=MOFA_SEEDS),
+    output:
+        model="results/mofa/model.hdf5",
+        factors="results/mofa/factors.parquet",
+        weights="results/mofa/weights.parquet",
+        variance="results/mofa/variance_explained.parquet",
+        top="results/mofa/top_features.parquet",
+        stability="results/mofa/stability.parquet",
+        views="results/integration/views_mofa.h5mu",
+    params:
+        config=config,
+    log:
+        "logs/mofa/model.log",
+    threads: 1
+    resources:
+        mem_mb=lambda wildcards, attempt: 3000 * attempt,
+        runtime=lambda wildcards, attempt: 20 * attempt,
+    conda:
+        "../../envs/mofa.yaml"
+    script:
+        "../scripts/mofa_model.py"
