@@ -217,3 +217,16 @@ def test_cll_cohort_has_an_ighv_factor(shared_data, tmp_path):
     best = max(auc, key=auc.get)
     assert auc[best] > 0.85, auc
     assert best in ("Factor1", "Factor2"), f"the IGHV factor should be among the strongest, got {best}"
+
+
+def test_model_file_opens_in_mofax(trained):
+    import mofax
+
+    model = mofax.mofa_model(trained[2][0])
+    try:
+        ours = read_model(trained[2][0])
+        assert model.get_factors().shape == ours.factors.shape
+        assert np.allclose(model.get_factors(), ours.factors.to_numpy())
+        assert set(model.views) == {"a", "b", "c"}
+    finally:
+        model.close()
