@@ -169,7 +169,7 @@ def test_batch_regression_removes_a_batch_shift():
     mdata.obs["batch_scrna"] = "x"
     renamed = mudata.MuData({"rna:T_cell": mdata.mod["a"], "spatial": mdata.mod["b"]})
     renamed.obs["batch_scrna"] = "x"
-    assert list(view_batches(renamed, prepare_views(renamed, SETTINGS))) == ["rna:T_cell"]
+    assert list(view_batches(renamed, renamed.mod)) == ["rna:T_cell"]
 
 
 def test_score_recovery_command(tmp_path):
@@ -230,3 +230,35 @@ def test_model_file_opens_in_mofax(trained):
         assert set(model.views) == {"a", "b", "c"}
     finally:
         model.close()
+
+
+def test_projected_patients_score_as_if_trained_with_the_cohort(tmp_path):
+    from oncofactor.mofa import preprocessing_table, project
+
+    mdata, _ = synthetic_views(n_patients=80, missing=0.1, seed=4)
+    held_out = list(mdata.obs_names[:12])
+    training = mdata[[p for p in mdata.obs_names if p not in held_out]].copy()
+
+    def fit(views, path):
+        data = prepare_views(views, SETTINGS)
+        table = preprocessing_table(data, {})
+        train(data, SETTINGS, 1, str(path))
+        model = read_model(str(path))
+        summary = summarize_factors(model, SETTINGS["min_r2"])
+        tables = result_tables(model, summary, pd.Series(1.0, index=model.factors.columns), SETTINGS, 1)
+        factors = tables["factors"].pivot(index="sample", columns="factor", values="value")
+        return tables["weights"], table, factors
+
+    weights, preprocessing, _ = fit(training, tmp_path / "training.hdf5")
+    _, _, full = fit(mdata, tmp_path / "full.hdf5")
+    new_views = {
+        name: pd.DataFrame(view.X, index=view.obs_names, columns=[v.split(":", 1)[1] for v in view.var_names]).reindex([p for p in held_out if p in view.obs_names])
+        for name, view in mdata.mod.items()
+    }
+    projected = project(new_views, weights, preprocessing)
+    assert list(projected.index) == sorted(set().union(*[set(v.index) for v in new_views.values()]), key=held_out.index)
+    reproduced = []
+    for factor in full.columns[:3]:
+        best = max(projected.columns, key=lambda f: abs(np.corrcoef(projected[f], full.loc[projected.index, factor])[0, 1]))
+        reproduced.append(abs(np.corrcoef(projected[best], full.loc[projected.index, factor])[0, 1]))
+    assert min(reproduced) > 0.9, reproduced

@@ -61,13 +61,22 @@ def test_run_writes_every_stage(cohort, tmp_path):
     coverage = pd.read_parquet(workdir / "results/integration/coverage.parquet")
     assert set(coverage["patient_id"]) == set(cohort.read("clinical.tsv")["patient_id"])
 
-    tables = ["factors", "weights", "variance_explained", "top_features", "stability"]
+    tables = ["factors", "weights", "variance_explained", "top_features", "stability", "preprocessing"]
     first = {name: pd.read_parquet(workdir / f"results/mofa/{name}.parquet") for name in tables}
     assert set(first["factors"]["sample"]) == set(mdata.obs_names)
     assert (first["stability"]["n_restarts"] == 2).all()
     assert (workdir / "results/mofa/model.hdf5").exists()
     with_factors = mudata.read_h5mu(workdir / "results/integration/views_mofa.h5mu")
     assert with_factors.obsm["X_mofa"].shape == (mdata.n_obs, first["factors"]["factor"].nunique())
+
+    # Projecting the training patients back onto the model gives back their factors.
+    projected = workdir / "projected.parquet"
+    command = [str(BIN / "oncofactor"), "project", "--model", "results/mofa", "--views", "results/integration/views.h5mu", "--out", str(projected)]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    scores = pd.read_parquet(projected).pivot(index="sample", columns="factor", values="value")
+    trained = first["factors"].pivot(index="sample", columns="factor", values="value").loc[scores.index]
+    assert scores["Factor1"].corr(trained["Factor1"]) > 0.9
 
     # Training again in new processes gives the same values.
     result = snakemake("--configfile", cohort.write_config(), "--forcerun", "mofa_restart", cwd=workdir)

@@ -85,6 +85,37 @@ def _run_score_recovery(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_project(args: argparse.Namespace) -> int:
+    import mudata
+    import numpy as np
+    import pandas as pd
+    import scipy.sparse as sp
+
+    from oncofactor.mofa import project, strip_view, view_batches
+
+    mudata.set_options(pull_on_update=False)
+    try:
+        weights = pd.read_parquet(args.model / "weights.parquet")
+        preprocessing = pd.read_parquet(args.model / "preprocessing.parquet")
+        mdata = mudata.read_h5mu(args.views)
+    except (OSError, FileNotFoundError) as error:
+        print(f"oncofactor project: {error}", file=sys.stderr)
+        return 2
+    views = {}
+    for name, view in mdata.mod.items():
+        values = view.X.toarray() if sp.issparse(view.X) else np.asarray(view.X)
+        views[name] = pd.DataFrame(values, index=view.obs_names, columns=[strip_view(f, name) for f in view.var_names])
+    try:
+        scores = project(views, weights, preprocessing, batches=view_batches(mdata, views), group=args.group)
+    except ValueError as error:
+        print(f"oncofactor project: {error}", file=sys.stderr)
+        return 2
+    table = scores.rename_axis("sample").reset_index().melt(id_vars="sample", var_name="factor", value_name="value")
+    table.to_parquet(args.out, index=False)
+    print(f"Projected {len(scores)} patients onto {scores.shape[1]} factors: {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="oncofactor",
@@ -149,6 +180,21 @@ def build_parser() -> argparse.ArgumentParser:
     recovery.add_argument("--truth", required=True, type=Path, help="truth/factors.parquet of a simulated cohort (patient_id, factor, value)")
     recovery.add_argument("--factors", required=True, type=Path, help="results/mofa/factors.parquet (sample, group, factor, value)")
     recovery.set_defaults(run=_run_score_recovery)
+
+    projection = commands.add_parser(
+        "project",
+        help="score new patients on a trained model's factors",
+        description=(
+            "Factor scores of new patients from a trained model's weights, as MOFAcell's project_data does: "
+            "each gaussian view the model knows is corrected for the patient's batch (if the model saw it), "
+            "centred and scaled as in training, and solved for the factors by least squares."
+        ),
+    )
+    projection.add_argument("--model", required=True, type=Path, help="the trained run's results/mofa folder (weights.parquet, preprocessing.parquet)")
+    projection.add_argument("--views", required=True, type=Path, help="views.h5mu of the new patients, built by the same harmonization")
+    projection.add_argument("--group", help="training group whose feature means centre the new patients (default: the mean over groups)")
+    projection.add_argument("--out", required=True, type=Path, help="Parquet file to write: sample, factor, value")
+    projection.set_defaults(run=_run_project)
     return parser
 
 

@@ -208,12 +208,13 @@ def regress_batches(data: MofaData, batches: dict[str, pd.Series]) -> MofaData:
     return data
 
 
-def view_batches(mdata, data: MofaData) -> dict[str, pd.Series]:
-    """The batch label each view should be corrected for: the batch of the patient's samples of the
-    view's modality (obs batch_scrna for rna views, batch_spatial for spatial views, ...)."""
+def view_batches(mdata, views) -> dict[str, pd.Series]:
+    """The batch label each of `views` (names) should be corrected for: the batch of the patient's
+    samples of the view's modality (obs batch_scrna for rna views, batch_spatial for spatial views,
+    batch_ctc_scrna for ctc_rna)."""
     modality_of = {"rna": "scrna", "spatial": "spatial", "ctc_rna": "ctc_scrna"}
     batches = {}
-    for name in data.views:
+    for name in views:
         prefix = "ctc_rna" if name == "ctc_rna" else name.split(VIEW_SEPARATOR)[0].split("_")[0]
         column = f"batch_{modality_of.get(prefix, '')}"
         if prefix in modality_of and column in mdata.obs:
@@ -319,3 +320,88 @@ def add_to_mudata(views_path: str, tables: dict[str, pd.DataFrame], out_path: st
         view.varm["LFs"] = table.reindex(index=features, columns=order).to_numpy()
     mdata.uns["mofa_factors"] = np.array(order)
     mdata.write(out_path)
+
+
+def preprocessing_table(data: MofaData, batches: dict[str, pd.Series]) -> pd.DataFrame:
+    """What training did to each feature before MOFA saw it, so new patients can be treated the same.
+
+    Rows (view, feature, quantity, level, value): `batch_offset` per batch (what `regress_batches`
+    subtracts, computed on `data` before regression), then for gaussian views `center` per group
+    (mofapy2 centres features per group) and `scale` (mofapy2 divides a view by its standard
+    deviation when scale_views is on; 1 otherwise). Call before `regress_batches`.
+    """
+    rows = []
+    groups = np.array(data.groups)
+    for name, matrix in data.views.items():
+        labels = batches[name].reindex(data.samples).to_numpy(dtype=object) if name in batches else None
+        corrected = matrix.copy()
+        if labels is not None:
+            for column, feature in enumerate(data.features[name]):
+                values = matrix[:, column]
+                observed = ~np.isnan(values) & pd.notna(labels)
+                if len(set(labels[observed])) < 2:
+                    continue
+                overall = values[observed].mean()
+                for batch in sorted(set(labels[observed])):
+                    in_batch = observed & (labels == batch)
+                    offset = values[in_batch].mean() - overall
+                    rows.append((name, feature, "batch_offset", str(batch), float(offset)))
+                    corrected[in_batch, column] -= offset
+        if data.likelihoods[name] != "gaussian":
+            continue
+        centered = corrected.copy()
+        for group in sorted(set(data.groups)):
+            means = np.nanmean(corrected[groups == group], axis=0)
+            centered[groups == group] -= means
+            rows += [(name, feature, "center", group, float(mean)) for feature, mean in zip(data.features[name], means)]
+        rows += [(name, feature, "scale", "", float(np.nanstd(centered))) for feature in data.features[name]]
+    table = pd.DataFrame(rows, columns=["view", "feature", "quantity", "level", "value"])
+    table["feature"] = [strip_view(f, v) for f, v in zip(table["feature"], table["view"])]
+    return table
+
+
+def project(views: dict[str, pd.DataFrame], weights: pd.DataFrame, preprocessing: pd.DataFrame,
+            batches: dict[str, pd.Series] | None = None, group: str | None = None) -> pd.DataFrame:
+    """Factor scores of new patients from a trained model's weights (as MOFAcell's project_data).
+
+    views: view name -> patients x features (feature names without the view prefix), built by the same
+    harmonization as the training cohort. weights: weights.parquet of the model; preprocessing: its
+    preprocessing.parquet. Each gaussian view the model knows is corrected for the patient's batch
+    (when known to the model), centred with the training means of `group` (default: the mean over
+    groups) and scaled as in training; the scores are the least-squares solution of y = W z over the
+    features the patient has. Returns patients x factors.
+    """
+    batches = batches or {}
+    factor_names = sorted(weights["factor"].unique(), key=lambda name: int(name.removeprefix("Factor")))
+    blocks_y, blocks_w = [], []
+    for name, table in views.items():
+        known = preprocessing[preprocessing["view"] == name]
+        if known.empty or "scale" not in set(known["quantity"]):
+            continue
+        w = weights[weights["view"] == name].pivot(index="feature", columns="factor", values="weight")[factor_names]
+        centers = known[known["quantity"] == "center"]
+        center = (centers[centers["level"] == group] if group else centers).groupby("feature")["value"].mean()
+        scale = known[known["quantity"] == "scale"].set_index("feature")["value"]
+        features = w.index.intersection(table.columns)
+        values = table[features].astype(float)
+        offsets = known[known["quantity"] == "batch_offset"].pivot(index="level", columns="feature", values="value")
+        if name in batches and not offsets.empty:
+            patient_batches = batches[name].reindex(values.index)
+            shift = offsets.reindex(index=patient_batches.to_numpy(), columns=features).fillna(0.0).to_numpy()
+            values = values - shift
+        values = (values - center.reindex(features)) / scale.reindex(features)
+        blocks_y.append(values)
+        blocks_w.append(w.loc[features])
+    if not blocks_y:
+        raise ValueError("none of the new patients' views is a gaussian view of the model")
+    y = pd.concat(blocks_y, axis=1)
+    w = pd.concat(blocks_w, axis=0).to_numpy()
+    scores = []
+    for patient, row in y.iterrows():
+        observed = row.notna().to_numpy()
+        if observed.sum() < len(factor_names):
+            scores.append(np.full(len(factor_names), np.nan))
+            continue
+        solution, *_ = np.linalg.lstsq(w[observed], row.to_numpy()[observed], rcond=None)
+        scores.append(solution)
+    return pd.DataFrame(scores, index=y.index, columns=factor_names)

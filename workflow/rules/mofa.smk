@@ -35,6 +35,7 @@ rule mofa_model:
         variance="results/mofa/variance_explained.parquet",
         top="results/mofa/top_features.parquet",
         stability="results/mofa/stability.parquet",
+        preprocessing="results/mofa/preprocessing.parquet",
         views="results/integration/views_mofa.h5mu",
     params:
         config=config,

@@ -3,8 +3,19 @@
 import logging
 import shutil
 
+import mudata
+
 from oncofactor.io import write_parquet
-from oncofactor.mofa import add_to_mudata, read_model, result_tables, stability, summarize_factors
+from oncofactor.mofa import (
+    add_to_mudata,
+    prepare_views,
+    preprocessing_table,
+    read_model,
+    result_tables,
+    stability,
+    summarize_factors,
+    view_batches,
+)
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 config = snakemake.params.config
@@ -23,3 +34,10 @@ shutil.copyfile(snakemake.input.restarts[best_index], snakemake.output.model)
 for key, output in [("factors", "factors"), ("weights", "weights"), ("variance_explained", "variance"), ("top_features", "top"), ("stability", "stability")]:
     write_parquet(tables[key], snakemake.output[output], config)
 add_to_mudata(snakemake.input.views, tables, snakemake.output.views)
+
+# What training did to each feature (as in mofa_restart.py), so `oncofactor project` can score new patients.
+mudata.set_options(pull_on_update=False)
+views = mudata.read_h5mu(snakemake.input.views)
+data = prepare_views(views, settings)
+batches = view_batches(views, data.views) if settings["regress_batches"] else {}
+write_parquet(preprocessing_table(data, batches), snakemake.output.preprocessing, config)

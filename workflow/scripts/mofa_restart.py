@@ -13,7 +13,7 @@ mudata.set_options(pull_on_update=False)
 mdata = mudata.read_h5mu(snakemake.input[0])
 data = prepare_views(mdata, settings)
 if settings["regress_batches"]:
-    regress_batches(data, view_batches(mdata, data))
+    regress_batches(data, view_batches(mdata, data.views))
 # One BLAS thread per job: measured faster for MOFA than two, and restarts run side by side.
 with threadpool_limits(limits=1):
     train(data, settings, int(snakemake.wildcards.seed), snakemake.output[0])
