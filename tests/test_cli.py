@@ -20,7 +20,7 @@ def subcommands() -> dict[str, argparse.ArgumentParser]:
     return dict(action.choices)
 
 
-@pytest.mark.parametrize("name", ["simulate", "validate", "score-recovery"])
+@pytest.mark.parametrize("name", ["simulate", "validate", "score-recovery", "project"])
 def test_help_explains_every_option(name):
     parser = subcommands()[name]
     result = run(name, "--help")
