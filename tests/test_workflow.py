@@ -84,6 +84,14 @@ def test_run_writes_every_stage(cohort, tmp_path):
     for name in tables:
         pd.testing.assert_frame_equal(pd.read_parquet(workdir / f"results/mofa/{name}.parquet"), first[name])
 
+    # Changing a MOFA option reruns MOFA only, not the harmonization before it.
+    cohort.raw_config["mofa"]["factors"] = 3
+    result = snakemake("-n", "--configfile", cohort.write_config(), cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    assert "mofa_restart" in result.stdout and "mofa_model" in result.stdout
+    for rule in ("harmonize_sample", "gene_map", "views", "validated_inputs"):
+        assert f"{rule} " not in result.stdout.split("Job stats:")[1].split("Reasons:")[0], rule
+
 
 def test_bad_inputs_stop_the_run_before_any_job(cohort, tmp_path):
     cohort.set_cell("samples.tsv", 0, "format", "loom")

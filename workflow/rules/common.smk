@@ -44,6 +44,12 @@ wildcard_constraints:
     sample="[A-Za-z0-9][A-Za-z0-9._-]*",
 
 
+def settings(*sections):
+    """The config sections a rule depends on. Rules take these (not the whole config) as params, so
+    changing, say, MOFA options reruns the MOFA jobs and not the harmonization before them."""
+    return {section: config[section] for section in sections}
+
+
 def input_tables():
     """The tables the config names, so that editing one reruns the jobs that read it."""
     tables = [config["samples"], config["clinical"]["path"], config["ctc"]["enumeration"]]

@@ -17,7 +17,7 @@ rule gene_map:
     output:
         "results/harmonized/gene_map.parquet",
     params:
-        config=config,
+        settings=settings("genes", "scrna", "ctc"),
     log:
         "logs/harmonized/gene_map.log",
     threads: 1
@@ -41,7 +41,7 @@ rule harmonize_sample:
         genes="results/harmonized/genes/{sample}.parquet",
         pseudobulk="results/harmonized/pseudobulk/{sample}.h5ad",
     params:
-        config=config,
+        settings=settings("genes", "scrna", "ctc", "qc", "cell_types", "views"),
     log:
         "logs/harmonized/{sample}.log",
     threads: 1
@@ -64,7 +64,7 @@ rule harmonization_tables:
         qc="results/harmonized/qc.parquet",
         genes="results/harmonized/gene_harmonization.parquet",
     params:
-        config=config,
+        settings=settings("qc"),
     log:
         "logs/harmonized/tables.log",
     threads: 1

@@ -6,7 +6,7 @@ rule validated_inputs:
         clinical="results/inputs/clinical.parquet",
         ctc="results/inputs/ctc_enumeration.parquet",
     params:
-        config=config,
+        settings=settings("samples", "clinical", "ctc", "extra_views"),
     log:
         "logs/validated_inputs.log",
     threads: 1

@@ -9,7 +9,7 @@ rule mofa_restart:
     output:
         "results/mofa/restarts/seed_{seed}.hdf5",
     params:
-        config=config,
+        settings=settings("mofa"),
     log:
         "logs/mofa/restart_{seed}.log",
     wildcard_constraints:
@@ -38,7 +38,7 @@ rule mofa_model:
         preprocessing="results/mofa/preprocessing.parquet",
         views="results/integration/views_mofa.h5mu",
     params:
-        config=config,
+        settings=settings("mofa"),
     log:
         "logs/mofa/model.log",
     threads: 1

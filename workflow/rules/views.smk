@@ -9,7 +9,7 @@ rule spatial_autocorrelation:
     output:
         "results/harmonized/spatial_pattern/{sample}.parquet",
     params:
-        config=config,
+        settings=settings(),
     log:
         "logs/harmonized/spatial_pattern/{sample}.log",
     threads: 1
@@ -28,7 +28,7 @@ rule ctc_enumeration:
     output:
         "results/harmonized/ctc_enumeration.parquet",
     params:
-        config=config,
+        settings=settings("ctc"),
     log:
         "logs/harmonized/ctc_enumeration.log",
     threads: 1
@@ -55,7 +55,7 @@ rule views:
         long="results/integration/views_long.parquet",
         coverage="results/integration/coverage.parquet",
     params:
-        config=config,
+        settings=settings("views", "ctc", "extra_views"),
     log:
         "logs/integration/views.log",
     threads: 1
@@ -79,7 +79,7 @@ rule batch_embedding:
         embedding="results/harmonized/batch_embedding.parquet",
         mixing="results/harmonized/batch_mixing.parquet",
     params:
-        config=config,
+        settings=settings("batch"),
     log:
         "logs/harmonized/batch_embedding.log",
     threads: 1

@@ -9,7 +9,7 @@ from oncofactor.batch import batch_embedding
 from oncofactor.io import write_parquet
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-config = snakemake.params.config
+config = snakemake.params.settings
 adatas = []
 for path in snakemake.input:
     adata = ad.read_h5ad(path)

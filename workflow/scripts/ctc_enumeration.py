@@ -6,4 +6,4 @@ from oncofactor.io import write_parquet
 from oncofactor.views import ctc_per_standard_volume
 
 table = ctc_per_standard_volume(pd.read_parquet(snakemake.input[0]))
-write_parquet(table, snakemake.output[0], snakemake.params.config)
+write_parquet(table, snakemake.output[0], snakemake.params.settings)

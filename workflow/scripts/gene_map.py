@@ -9,4 +9,4 @@ from oncofactor.io import write_parquet
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 samples = pd.read_parquet(snakemake.input.samples)
-write_parquet(cohort_gene_map(samples, snakemake.params.config), snakemake.output[0], snakemake.params.config)
+write_parquet(cohort_gene_map(samples, snakemake.params.settings), snakemake.output[0], snakemake.params.settings)

@@ -9,7 +9,7 @@ from oncofactor.harmonize import check_modalities_kept
 from oncofactor.io import write_parquet
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-config = snakemake.params.config
+config = snakemake.params.settings
 samples = pd.read_parquet(snakemake.input.samples)
 dropped = {}
 for sample_id, path in zip(samples["sample_id"], snakemake.input.h5ad):

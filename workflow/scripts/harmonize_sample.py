@@ -9,7 +9,7 @@ from oncofactor.io import write_parquet
 from oncofactor.views import sample_pseudobulk
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-config = snakemake.params.config
+config = snakemake.params.settings
 samples = pd.read_parquet(snakemake.input.samples).set_index("sample_id", drop=False)
 result = harmonize_sample(samples.loc[snakemake.wildcards.sample].to_dict(), config, pd.read_parquet(snakemake.input.gene_map))
 result.adata.write_h5ad(snakemake.output.h5ad)

@@ -18,7 +18,7 @@ from oncofactor.mofa import (
 )
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-config = snakemake.params.config
+config = snakemake.params.settings
 settings = config["mofa"]
 models = [read_model(path) for path in snakemake.input.restarts]
 for path, model in zip(snakemake.input.restarts, models):

@@ -8,7 +8,7 @@ from threadpoolctl import threadpool_limits
 from oncofactor.mofa import prepare_views, regress_batches, train, view_batches
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-settings = snakemake.params.config["mofa"]
+settings = snakemake.params.settings["mofa"]
 mudata.set_options(pull_on_update=False)
 mdata = mudata.read_h5mu(snakemake.input[0])
 data = prepare_views(mdata, settings)

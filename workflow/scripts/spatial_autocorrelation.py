@@ -14,4 +14,4 @@ table.insert(0, "patient_id", str(adata.obs["patient_id"].iloc[0]) if adata.n_ob
 table.insert(0, "sample_id", snakemake.wildcards.sample)
 if adata.uns["oncofactor"]["dropped"]:
     table = table.iloc[0:0]
-write_parquet(table, snakemake.output[0], snakemake.params.config)
+write_parquet(table, snakemake.output[0], snakemake.params.settings)

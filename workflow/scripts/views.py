@@ -9,7 +9,7 @@ from oncofactor.io import write_parquet
 from oncofactor.views import build_views, coverage, views_long
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-config = snakemake.params.config
+config = snakemake.params.settings
 samples = pd.read_parquet(snakemake.input.samples)
 pseudobulks = ad.concat([ad.read_h5ad(path) for path in snakemake.input.pseudobulk], merge="same")
 patterns = pd.concat([pd.read_parquet(path) for path in snakemake.input.patterns] or [pd.DataFrame(columns=["patient_id", "gene", "morans_i"])])
