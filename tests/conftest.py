@@ -39,6 +39,35 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+def views_in_process(cohort: Path, view_settings: dict | None = None):
+    """The workflow's steps up to the views, called in this process on a simulated cohort.
+
+    The same package functions the rules run, without Snakemake's per-job start-up, so tests can
+    take a cohort of 100 patients to MOFA in about a minute. Returns (config, inputs, harmonized
+    samples by ID, pseudobulk sums, views MuData).
+    """
+    import anndata as ad
+    import pandas as pd
+
+    from oncofactor.config import load_config
+    from oncofactor.harmonize import cohort_gene_map, harmonize_sample
+    from oncofactor.validation import validate_inputs
+    from oncofactor.views import build_views, sample_pseudobulk, spatial_autocorrelation
+
+    config = load_config(cohort / "config.yaml")  # the simulator wrote absolute paths
+    config["views"].update(view_settings or {})
+    inputs = validate_inputs(config)
+    gene_map = cohort_gene_map(inputs.samples, config)
+    harmonized = {s["sample_id"]: harmonize_sample(s, config, gene_map).adata for s in inputs.samples.to_dict("records")}
+    exclude = config["views"]["exclude_cell_types"]
+    pseudobulks = ad.concat([sample_pseudobulk(a, exclude) for a in harmonized.values()], merge="same")
+    patterns = pd.concat(
+        [spatial_autocorrelation(a).assign(patient_id=str(a.obs["patient_id"].iloc[0])) for a in harmonized.values() if "spatial" in a.obsm]
+    )
+    mdata = build_views(pseudobulks, patterns, inputs.ctc, inputs.clinical, inputs.samples, config)
+    return config, inputs, harmonized, pseudobulks, mdata
+
+
 class EditableCohort:
     """The small cohort's tables copied into a folder of their own, with data paths made absolute.
 

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import logging
 
-import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
 from scipy.stats import spearmanr
 
-from oncofactor.config import check_config, load_config
-from oncofactor.harmonize import cohort_gene_map, harmonize_sample
-from oncofactor.validation import validate_inputs
+from conftest import views_in_process
+from oncofactor.config import check_config
 from oncofactor.views import (
     VIEW_COLUMNS,
     build_views,
@@ -22,26 +20,15 @@ from oncofactor.views import (
     ctc_per_standard_volume,
     ctc_view,
     sample_pseudobulk,
-    spatial_autocorrelation,
     views_long,
 )
 
 
 @pytest.fixture(scope="module")
 def built(truth_cohort):
-    config = load_config(truth_cohort / "config.yaml")  # the simulator wrote absolute paths
     # A few patients have CTC single-cell data, each with a handful of CTCs.
-    config["views"].update(min_ctcs=1, min_patients=2)
-    inputs = validate_inputs(config)
-    samples = inputs.samples
-    gene_map = cohort_gene_map(samples, config)
-    harmonized = {s["sample_id"]: harmonize_sample(s, config, gene_map).adata for s in samples.to_dict("records")}
-    pseudobulks = ad.concat([sample_pseudobulk(a, ["unassigned"]) for a in harmonized.values()], merge="same")
-    patterns = pd.concat(
-        [spatial_autocorrelation(a).assign(patient_id=str(a.obs["patient_id"].iloc[0])) for a in harmonized.values() if "spatial" in a.obsm]
-    )
-    mdata = build_views(pseudobulks, patterns, inputs.ctc, inputs.clinical, samples, config)
-    return {"config": config, "samples": samples, "harmonized": harmonized, "pseudobulks": pseudobulks, "ctc": inputs.ctc, "mdata": mdata}
+    config, inputs, harmonized, pseudobulks, mdata = views_in_process(truth_cohort, {"min_ctcs": 1, "min_patients": 2})
+    return {"config": config, "samples": inputs.samples, "harmonized": harmonized, "pseudobulks": pseudobulks, "ctc": inputs.ctc, "mdata": mdata}
 
 
 def truth(cohort) -> pd.DataFrame:
