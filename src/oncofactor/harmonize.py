@@ -174,7 +174,8 @@ def harmonize_sample(sample: Mapping, config: dict, gene_map: pd.DataFrame) -> H
         dropped = f"{kept.n_obs} of {adata.n_obs} observations passed QC, fewer than qc.{modality}.min_cells = {settings['min_cells']}"
         logger.warning("sample %s dropped: %s", sample_id, dropped)
     kept.uns["oncofactor"] = {"sample_id": sample_id, "species": species, "notes": np.array(notes, dtype=str), "dropped": dropped}
-    kept.strings_to_categoricals()
+    for column in kept.obs.columns[kept.obs.dtypes == object]:  # as anndata would on writing, without its log lines
+        kept.obs[column] = kept.obs[column].astype("category")
     kept.uns.pop("oncofactor_notes", None)
 
     qc = metrics.reset_index(names="barcode")

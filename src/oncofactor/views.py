@@ -252,6 +252,8 @@ def build_views(
         mdata.obs[f"batch_{modality}"] = batches.reindex(mdata.obs_names).to_numpy()
     group_column = settings["group_column"]
     mdata.obs["group"] = covariates[group_column].astype(str).to_numpy() if group_column else "all"
+    for column in mdata.obs.columns[mdata.obs.dtypes == object]:  # as mudata would on writing, without its log lines
+        mdata.obs[column] = mdata.obs[column].astype("category")
     return mdata
 
 
