@@ -26,4 +26,5 @@ rule all:
         rules.views.output,
         rules.mofa_model.output,
         rules.batch_embedding.output if len(SCRNA_BATCHES) > 1 else [],
+        expand(rules.mefisto_section.output, sample=SPATIAL_SAMPLES) if config["mefisto"]["enabled"] else [],
     default_target: True

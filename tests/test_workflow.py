@@ -24,8 +24,16 @@ def test_dry_run_of_the_example_config(tmp_path):
     simulate_cohort(SimulationParams(), tmp_path / "resources" / "example_cohort")
     result = snakemake("-n", "--configfile", REPO / "config" / "config.yaml", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "validated_inputs" in result.stdout
+    assert "validated_inputs" in result.stdout and "mofa_restart" in result.stdout
+    assert "mefisto_section" not in result.stdout, "MEFISTO is off by default"
     assert not (tmp_path / "results").exists()
+
+    config = (REPO / "config" / "config.yaml").read_text() + "\nmefisto:\n  enabled: true\n"
+    (tmp_path / "mefisto.yaml").write_text(config)
+    result = snakemake("-n", "--configfile", tmp_path / "mefisto.yaml", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    sections = pd.read_csv(tmp_path / "resources/example_cohort/samples.tsv", sep="\t").query("modality == 'spatial'")
+    assert result.stdout.count("rule mefisto_section:") == len(sections)
 
 
 def test_run_writes_every_stage(cohort, tmp_path):

@@ -83,9 +83,11 @@ def prepare_views(mdata, settings: dict) -> MofaData:
     return MofaData(views, features, likelihoods, samples, groups)
 
 
-def train(data: MofaData, settings: dict, seed: int, outfile: str) -> None:
+def train(data: MofaData, settings: dict, seed: int, outfile: str, coordinates: np.ndarray | None = None, n_inducing: int | None = None) -> None:
     """Train one MOFA model with `seed` and save it to `outfile` (HDF5, as mofapy2 saves it).
 
+    With `coordinates` (samples x 2, e.g. spot positions) the model is MEFISTO: factors are smooth
+    over the coordinates, with a sparse Gaussian process on `n_inducing` inducing points.
     mofapy2's console output goes to the log. Raises MofaTrainingError on mofapy2's silent exit,
     a non-finite ELBO, or a model whose factors are all switched off.
     """
@@ -117,6 +119,10 @@ def train(data: MofaData, settings: dict, seed: int, outfile: str) -> None:
                 iter=settings["max_iterations"], convergence_mode=settings["convergence_mode"],
                 dropR2=settings["drop_r2"], startELBO=1, freqELBO=1, seed=seed, verbose=False, quiet=True,
             )
+            if coordinates is not None:
+                model.set_covariates([np.asarray(coordinates, dtype=float)], covariates_names=["x", "y"])
+                fraction = min(1.0, (n_inducing or len(data.samples)) / len(data.samples))
+                model.set_smooth_options(scale_cov=True, sparseGP=fraction < 1.0, frac_inducing=fraction, start_opt=10, opt_freq=10)
             model.build()
             model.run()
             model.save(outfile, save_data=False)

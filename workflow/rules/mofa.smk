@@ -49,3 +49,24 @@ rule mofa_model:
         "../../envs/mofa.yaml"
     script:
         "../scripts/mofa_model.py"
+
+
+rule mefisto_section:
+    input:
+        "results/harmonized/{sample}.h5ad",
+    output:
+        factors="results/mefisto/{sample}/factors.parquet",
+        smoothness="results/mefisto/{sample}/smoothness.parquet",
+        model="results/mefisto/{sample}/model.hdf5",
+    params:
+        settings=settings("mefisto"),
+    log:
+        "logs/mefisto/{sample}.log",
+    threads: 1
+    resources:
+        mem_mb=lambda wildcards, input, attempt: int(2000 + 20 * input.size_mb) * attempt,
+        runtime=lambda wildcards, attempt: 60 * attempt,
+    conda:
+        "../../envs/mofa.yaml"
+    script:
+        "../scripts/mefisto_section.py"
