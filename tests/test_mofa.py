@@ -232,29 +232,43 @@ def test_model_file_opens_in_mofax(trained):
         model.close()
 
 
-def test_projected_patients_score_as_if_trained_with_the_cohort(tmp_path):
+@pytest.mark.parametrize("scale_views", [False, True])
+def test_projected_patients_score_as_if_trained_with_the_cohort(tmp_path, scale_views):
     from oncofactor.mofa import preprocessing_table, project
 
+    settings = {**SETTINGS, "scale_views": scale_views}
     mdata, _ = synthetic_views(n_patients=80, missing=0.1, seed=4)
     held_out = list(mdata.obs_names[:12])
     training = mdata[[p for p in mdata.obs_names if p not in held_out]].copy()
 
+    def as_tables(views, patients):
+        return {
+            name: pd.DataFrame(view.X, index=view.obs_names, columns=[v.split(":", 1)[1] for v in view.var_names]).reindex(
+                [p for p in patients if p in view.obs_names]
+            )
+            for name, view in views.mod.items()
+        }
+
     def fit(views, path):
-        data = prepare_views(views, SETTINGS)
-        table = preprocessing_table(data, {})
-        train(data, SETTINGS, 1, str(path))
+        data = prepare_views(views, settings)
+        table = preprocessing_table(data, {}, scale_views)
+        train(data, settings, 1, str(path))
         model = read_model(str(path))
         summary = summarize_factors(model, SETTINGS["min_r2"])
         tables = result_tables(model, summary, pd.Series(1.0, index=model.factors.columns), SETTINGS, 1)
         factors = tables["factors"].pivot(index="sample", columns="factor", values="value")
         return tables["weights"], table, factors
 
-    weights, preprocessing, _ = fit(training, tmp_path / "training.hdf5")
+    weights, preprocessing, trained = fit(training, tmp_path / "training.hdf5")
     _, _, full = fit(mdata, tmp_path / "full.hdf5")
-    new_views = {
-        name: pd.DataFrame(view.X, index=view.obs_names, columns=[v.split(":", 1)[1] for v in view.var_names]).reindex([p for p in held_out if p in view.obs_names])
-        for name, view in mdata.mod.items()
-    }
+
+    # The training patients, projected back, get their own scores on the same scale.
+    again = project(as_tables(training, list(training.obs_names)), weights, preprocessing)
+    for factor in trained.columns[:3]:
+        assert np.corrcoef(again[factor], trained.loc[again.index, factor])[0, 1] > 0.95
+        assert 0.8 < again[factor].std() / trained[factor].std() < 1.25
+
+    new_views = as_tables(mdata, held_out)
     projected = project(new_views, weights, preprocessing)
     assert list(projected.index) == sorted(set().union(*[set(v.index) for v in new_views.values()]), key=held_out.index)
     reproduced = []

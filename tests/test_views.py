@@ -150,3 +150,11 @@ def test_group_column(built):
     no_patterns = pd.DataFrame(columns=["patient_id", "gene", "morans_i"])
     mdata = build_views(built["pseudobulks"], no_patterns, built["ctc"], clinical, built["samples"], config)
     assert set(mdata.obs["group"]) == {"female", "male"}
+
+
+def test_view_modality():
+    from oncofactor.views import view_modality
+
+    assert [view_modality(v) for v in ["rna:T_cell", "rna_composition", "spatial", "spatial_pattern", "ctc_rna", "ctc", "mutations"]] == [
+        "scrna", "scrna", "spatial", "spatial", "ctc_scrna", None, None,
+    ]

@@ -19,8 +19,9 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from oncofactor.views import VIEW_SEPARATOR, view_modality
+
 logger = logging.getLogger(__name__)
-VIEW_SEPARATOR = ":"
 
 
 class MofaInputError(ValueError):
@@ -192,14 +193,14 @@ def read_model(path: str) -> MofaModel:
     return MofaModel(factors, pd.Series(labels, index=factors.index), weights, r2, r2_total, elbo)
 
 
-def regress_batches(data: MofaData, batches: dict[str, pd.Series]) -> MofaData:
-    """Remove each view's technical batch (a patient-level label) from its features, in place.
+def batch_offsets(data: MofaData, batches: dict[str, pd.Series]) -> list[tuple[str, int, str, np.ndarray, float]]:
+    """Per view, feature (column index) and batch: the patients of that batch (a boolean mask over
+    data.samples) and how far their mean lies from the feature's mean over all observed patients.
 
-    batches: view name -> batch label per patient (index = patient). Each feature is replaced by its
-    residual from a per-batch mean, plus its overall mean, over the patients observed in it; views
-    whose patients share one batch are left as they are. MOFA has no covariates, so a batch left in
-    the views would come out as a factor of its own.
+    batches: view name -> batch label per patient (index = patient). Features whose observed patients
+    share one batch get no offset.
     """
+    offsets = []
     for name, labels in batches.items():
         matrix = data.views[name]
         labels = labels.reindex(data.samples).to_numpy(dtype=object)
@@ -208,9 +209,22 @@ def regress_batches(data: MofaData, batches: dict[str, pd.Series]) -> MofaData:
             observed = ~np.isnan(values) & pd.notna(labels)
             if len(set(labels[observed])) < 2:
                 continue
-            frame = pd.DataFrame({"value": values[observed], "batch": labels[observed]})
-            batch_means = frame.groupby("batch")["value"].transform("mean").to_numpy()
-            values[observed] = values[observed] - batch_means + values[observed].mean()
+            overall = values[observed].mean()
+            for batch in sorted(set(labels[observed])):
+                in_batch = observed & (labels == batch)
+                offsets.append((name, column, str(batch), in_batch, float(values[in_batch].mean() - overall)))
+    return offsets
+
+
+def regress_batches(data: MofaData, batches: dict[str, pd.Series]) -> MofaData:
+    """Remove each view's technical batch (a patient-level label) from its features, in place.
+
+    Each feature loses its batch offset (see `batch_offsets`): it becomes its residual from the
+    per-batch mean plus its overall mean. MOFA has no covariates, so a batch left in the views would
+    come out as a factor of its own.
+    """
+    for name, column, _, in_batch, offset in batch_offsets(data, batches):
+        data.views[name][in_batch, column] -= offset
     return data
 
 
@@ -218,14 +232,8 @@ def view_batches(mdata, views) -> dict[str, pd.Series]:
     """The batch label each of `views` (names) should be corrected for: the batch of the patient's
     samples of the view's modality (obs batch_scrna for rna views, batch_spatial for spatial views,
     batch_ctc_scrna for ctc_rna)."""
-    modality_of = {"rna": "scrna", "spatial": "spatial", "ctc_rna": "ctc_scrna"}
-    batches = {}
-    for name in views:
-        prefix = "ctc_rna" if name == "ctc_rna" else name.split(VIEW_SEPARATOR)[0].split("_")[0]
-        column = f"batch_{modality_of.get(prefix, '')}"
-        if prefix in modality_of and column in mdata.obs:
-            batches[name] = mdata.obs[column]
-    return batches
+    columns = {name: f"batch_{view_modality(name)}" for name in views if view_modality(name)}
+    return {name: mdata.obs[column] for name, column in columns.items() if column in mdata.obs}
 
 
 @dataclass
@@ -328,39 +336,30 @@ def add_to_mudata(views_path: str, tables: dict[str, pd.DataFrame], out_path: st
     mdata.write(out_path)
 
 
-def preprocessing_table(data: MofaData, batches: dict[str, pd.Series]) -> pd.DataFrame:
+def preprocessing_table(data: MofaData, batches: dict[str, pd.Series], scale_views: bool) -> pd.DataFrame:
     """What training did to each feature before MOFA saw it, so new patients can be treated the same.
 
     Rows (view, feature, quantity, level, value): `batch_offset` per batch (what `regress_batches`
-    subtracts, computed on `data` before regression), then for gaussian views `center` per group
-    (mofapy2 centres features per group) and `scale` (mofapy2 divides a view by its standard
-    deviation when scale_views is on; 1 otherwise). Call before `regress_batches`.
+    subtracts), then for gaussian views `center` per group (mofapy2 centres features per group) and
+    `scale` (mofapy2 divides a view by its standard deviation when scale_views is on; 1 otherwise).
+    Call with `data` before `regress_batches`.
     """
+    corrected = {name: matrix.copy() for name, matrix in data.views.items()}
     rows = []
+    for name, column, batch, in_batch, offset in batch_offsets(data, batches):
+        rows.append((name, data.features[name][column], "batch_offset", batch, offset))
+        corrected[name][in_batch, column] -= offset
     groups = np.array(data.groups)
-    for name, matrix in data.views.items():
-        labels = batches[name].reindex(data.samples).to_numpy(dtype=object) if name in batches else None
-        corrected = matrix.copy()
-        if labels is not None:
-            for column, feature in enumerate(data.features[name]):
-                values = matrix[:, column]
-                observed = ~np.isnan(values) & pd.notna(labels)
-                if len(set(labels[observed])) < 2:
-                    continue
-                overall = values[observed].mean()
-                for batch in sorted(set(labels[observed])):
-                    in_batch = observed & (labels == batch)
-                    offset = values[in_batch].mean() - overall
-                    rows.append((name, feature, "batch_offset", str(batch), float(offset)))
-                    corrected[in_batch, column] -= offset
+    for name, matrix in corrected.items():
         if data.likelihoods[name] != "gaussian":
             continue
-        centered = corrected.copy()
+        centered = matrix.copy()
         for group in sorted(set(data.groups)):
-            means = np.nanmean(corrected[groups == group], axis=0)
+            means = np.nanmean(matrix[groups == group], axis=0)
             centered[groups == group] -= means
             rows += [(name, feature, "center", group, float(mean)) for feature, mean in zip(data.features[name], means)]
-        rows += [(name, feature, "scale", "", float(np.nanstd(centered))) for feature in data.features[name]]
+        scale = float(np.nanstd(centered)) if scale_views else 1.0
+        rows += [(name, feature, "scale", "", scale) for feature in data.features[name]]
     table = pd.DataFrame(rows, columns=["view", "feature", "quantity", "level", "value"])
     table["feature"] = [strip_view(f, v) for f, v in zip(table["feature"], table["view"])]
     return table

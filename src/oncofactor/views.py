@@ -22,6 +22,15 @@ VIEW_SEPARATOR = ":"
 STANDARD_BLOOD_VOLUME_ML = 7.5
 
 
+def view_modality(name: str) -> str | None:
+    """The sample modality a view is built from: scrna for rna:<cell type> and rna_composition,
+    spatial for spatial and spatial_pattern, ctc_scrna for ctc_rna; None for the rest (the CTC
+    enumeration view, extra views)."""
+    if name == "ctc_rna":
+        return "ctc_scrna"
+    return {"rna": "scrna", "spatial": "spatial"}.get(name.split(VIEW_SEPARATOR)[0].split("_")[0])
+
+
 def sample_pseudobulk(adata: ad.AnnData, exclude_cell_types: list[str]) -> ad.AnnData:
     """Raw counts of one harmonized sample summed per view: 'rna:<cell type>' for scRNA cells,
     'spatial' for Visium spots, 'ctc_rna' for cells labelled CTC, in any case (white-blood-cell
@@ -278,9 +287,7 @@ def coverage(samples: pd.DataFrame, pseudobulks: ad.AnnData, ctc: pd.DataFrame |
     """Per patient and modality: present, samples, observations kept after QC (cells, spots, CTCs or
     blood draws) and the views the patient is in."""
     patients = sorted(set(samples["patient_id"]) | set(mdata.obs_names) | (set(ctc["patient_id"]) if ctc is not None else set()))
-    kept = pseudobulks.obs.assign(modality=pseudobulks.obs["view"].map(
-        lambda v: "scrna" if v.startswith("rna" + VIEW_SEPARATOR) else ("spatial" if v == "spatial" else "ctc_scrna")
-    ))
+    kept = pseudobulks.obs.assign(modality=pseudobulks.obs["view"].map(view_modality))
     observations = kept.groupby(["patient_id", "modality"])["n_cells"].sum()
     n_samples = samples.groupby(["patient_id", "modality"]).size()
     rows = []

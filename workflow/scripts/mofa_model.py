@@ -40,4 +40,4 @@ mudata.set_options(pull_on_update=False)
 views = mudata.read_h5mu(snakemake.input.views)
 data = prepare_views(views, settings)
 batches = view_batches(views, data.views) if settings["regress_batches"] else {}
-write_parquet(preprocessing_table(data, batches), snakemake.output.preprocessing, config)
+write_parquet(preprocessing_table(data, batches, settings["scale_views"]), snakemake.output.preprocessing, config)
