@@ -17,6 +17,8 @@ include: "workflow/rules/inputs.smk"
 include: "workflow/rules/harmonize.smk"
 include: "workflow/rules/views.smk"
 include: "workflow/rules/mofa.smk"
+include: "workflow/rules/clinical.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:
@@ -25,6 +27,8 @@ rule all:
         rules.harmonization_tables.output,
         rules.views.output,
         rules.mofa_model.output,
+        clinical_outputs(),
+        rules.html_report.output,
         rules.batch_embedding.output if len(SCRNA_BATCHES) > 1 else [],
         expand(rules.mefisto_section.output, sample=SPATIAL_SAMPLES) if config["mefisto"]["enabled"] else [],
     default_target: True

@@ -81,8 +81,10 @@ DOMAIN_COMPOSITION = {  # cell-type shares in CELL_TYPES order
 }
 DOMAIN_EFFECTS = {"Factor1": {"immune": 0.8}, "Factor2": {"tumour": 0.5}, "Factor3": {"stroma": 0.8}}
 CTC_BURDEN_EFFECT = {"Factor2": 1.2}  # log CTCs per 7.5 mL per SD
-RESPONSE_EFFECTS = {"Factor1": 1.5, "Factor2": -1.0}  # log odds of response per SD
-SURVIVAL_EFFECTS = {"Factor1": -0.8, "Factor2": 0.7}  # log hazard ratio per SD
+# Large enough that 30 patients show them: over 40 simulated 30-patient cohorts the true Factor1 was
+# associated with response at p < 0.05 in 93% and with survival in 75% (78% and 70% at 1.5 and -0.8).
+RESPONSE_EFFECTS = {"Factor1": 2.0, "Factor2": -1.3}  # log odds of response per SD
+SURVIVAL_EFFECTS = {"Factor1": -1.0, "Factor2": 0.9}  # log hazard ratio per SD
 MUTATION_GENES = ["TP53", "KRAS", "PIK3CA", "PTEN", "APC", "BRCA1", "BRCA2", "ARID1A", "CDKN2A", "RB1"]
 MUTATION_EFFECTS = {"TP53": {"Factor2": 1.5}}  # log odds per SD
 TIMEPOINTS = ("T0", "T1", "T2")
@@ -436,6 +438,10 @@ extra_views:
     path: {out}/mutations.tsv
     orientation: samples_by_features
     likelihood: bernoulli
+
+# Gene sets tested in the factor weights: the simulated factors' programmes and two control sets.
+feature_sets:
+  gmt: [{out}/gene_sets.gmt]
 """
 
 
@@ -446,7 +452,7 @@ def _write_tsv(table: pd.DataFrame, path: Path) -> None:
 def simulate_cohort(params: SimulationParams, out: str | Path) -> Path:
     """Write a simulated cohort to `out` (a new or empty folder) and return its path.
 
-    Layout: samples.tsv, clinical.tsv, ctc_enumeration.tsv, mutations.tsv, config.yaml,
+    Layout: samples.tsv, clinical.tsv, ctc_enumeration.tsv, mutations.tsv, gene_sets.gmt, config.yaml,
     scrna/<sample>/filtered_feature_bc_matrix.h5, spatial/<sample>/outs/, ctc_scrna/<sample>.csv,
     truth/{factors,effects,cells,spots}.parquet. Written to a temporary folder beside `out` and
     moved into place at the end, so an interrupted run leaves nothing half-written.
@@ -515,6 +521,7 @@ def _write_cohort(params: SimulationParams, folder: Path, config_out: str) -> No
     _write_tsv(pd.DataFrame(clinical), folder / "clinical.tsv")
     _write_tsv(pd.DataFrame(ctc_rows), folder / "ctc_enumeration.tsv")
     _write_tsv(pd.DataFrame(mutations), folder / "mutations.tsv")
+    _write_gene_sets(folder / "gene_sets.gmt")
     (folder / "config.yaml").write_text(CONFIG_TEMPLATE.format(out=config_out, **params.__dict__))
 
     factors = pd.DataFrame(factor_rows, columns=["patient_id", "factor", "value"])
@@ -527,6 +534,15 @@ def _write_cohort(params: SimulationParams, folder: Path, config_out: str) -> No
     _concat_truth(spots, ["sample_id", "barcode", "domain", "n_cells"]).to_parquet(
         folder / "truth" / "spots.parquet", index=False
     )
+
+
+def _write_gene_sets(path: Path) -> None:
+    """The named genes of each factor's programme, and housekeeping and mitochondrial genes as controls
+    that no factor moves."""
+    sets = {f"{FACTOR_NAMES[f]}_programme": (f"named genes raised by {f}", genes) for f, genes in PROGRAM_GENES.items()}
+    sets["housekeeping_control"] = ("housekeeping genes, moved by no factor", [g for g in HOUSEKEEPING if g != "PTPRC"])
+    sets["mitochondrial_control"] = ("mitochondrial genes, moved by no factor", MITOCHONDRIAL)
+    path.write_text("".join(f"{name}\t{about}\t" + "\t".join(genes) + "\n" for name, (about, genes) in sets.items()))
 
 
 def _write_csv(table: pd.DataFrame, path: Path) -> None:

@@ -18,7 +18,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from oncofactor.clinical import response_levels
 from oncofactor.formats import FORMATS_BY_MODALITY, check_format, detect_format
+from oncofactor.genesets import read_gmt
 from oncofactor.io import write_parquet
 from oncofactor.schemas import load_schema, row_problems
 from oncofactor.tables import TableReadError, overlong_rows, read_table_as_text, table_separator
@@ -495,6 +497,15 @@ def validate_inputs(
         result.ctc, raw_ctc = _validate_ctc(Path(ctc_source), config["ctc"]["default_blood_volume_ml"], found)
     for view in config["extra_views"]:
         result.view_patients[view["name"]] = _validate_view(view, clinical_ids, clinical_path, found)
+    for gmt in config["feature_sets"]["gmt"]:
+        for problem in read_gmt(gmt)[1]:
+            found.error(problem.path, problem.message, problem.line)
+    response = config["clinical"]["response"]
+    if clinical_table is not None and response in clinical_table.columns:
+        try:
+            response_levels(clinical_table[response].replace("", np.nan), config["outcome"]["response_positive"])
+        except ValueError as error:
+            found.error(clinical_path, f"column '{response}' (clinical.response): {error}")
 
     if clinical_table is not None:
         with_data = _unknown_patients(raw_samples, clinical_ids, samples_source, clinical_path, found)

@@ -6,7 +6,7 @@ rule validated_inputs:
         clinical="results/inputs/clinical.parquet",
         ctc="results/inputs/ctc_enumeration.parquet",
     params:
-        settings=settings("samples", "clinical", "ctc", "extra_views"),
+        settings=settings("samples", "clinical", "ctc", "extra_views", "feature_sets", "outcome"),
     log:
         "logs/validated_inputs.log",
     threads: 1

@@ -1,0 +1,60 @@
+"""What a run was made from: input checksums, package versions, pipeline version and git revision."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+import pandas as pd
+
+from oncofactor import __version__
+
+
+def input_files(config: dict, samples: pd.DataFrame) -> list[str]:
+    """Every input file of a run: the tables the config names, each sample's file or every file under
+    its folder (MEX, Space Ranger outs), and the GMT files. Sorted, without repeats."""
+    tables = [config["samples"], config["clinical"]["path"], config["ctc"]["enumeration"]]
+    tables += [view["path"] for view in config["extra_views"]] + list(config["feature_sets"]["gmt"])
+    files = {str(Path(path)) for path in tables if path}
+    for path in samples["path"]:
+        path = Path(path)
+        files |= {str(p) for p in path.rglob("*") if p.is_file()} if path.is_dir() else {str(path)}
+    return sorted(files)
+
+
+def checksums(paths: list[str]) -> pd.DataFrame:
+    """path, bytes, sha256 of each file, in the given order."""
+    rows = []
+    for path in paths:
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        rows.append((path, Path(path).stat().st_size, digest.hexdigest()))
+    return pd.DataFrame(rows, columns=["path", "bytes", "sha256"])
+
+
+def package_versions() -> pd.DataFrame:
+    """name, version of every installed Python distribution, sorted by lower-case name."""
+    versions = {dist.metadata["Name"]: dist.version for dist in metadata.distributions() if dist.metadata["Name"]}
+    return pd.DataFrame(sorted(versions.items(), key=lambda item: item[0].lower()), columns=["name", "version"])
+
+
+def git_revision(folder: str | Path) -> str:
+    """The commit checked out in `folder` ('+ local changes' when the tracked files differ from it),
+    or 'not a git checkout'."""
+    def git(*args):
+        return subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True, check=True).stdout.strip()
+
+    try:
+        revision = git("rev-parse", "HEAD")
+        changed = git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.CalledProcessError):
+        return "not a git checkout"
+    return f"{revision} + local changes" if changed else revision
+
+
+def pipeline_version(folder: str | Path) -> dict[str, str]:
+    return {"oncofactor_version": __version__, "git_revision": git_revision(folder)}

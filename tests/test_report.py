@@ -1,0 +1,119 @@
+"""The example cohort end to end: clinical findings, the standalone HTML report in headless Chromium,
+and `snakemake --report`."""
+
+from __future__ import annotations
+
+import subprocess
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import BIN, REPO
+from oncofactor.clinical import factor_matrix
+from oncofactor.report import Section, build_report, render_html
+from oncofactor.simulate import SimulationParams, simulate_cohort
+
+SECTIONS = ["inputs-and-qc", "harmonization", "integration", "clinical", "provenance"]
+
+
+def test_user_strings_are_escaped(tmp_path):
+    hostile = '<script>alert("x")</script>'
+    section = Section("clinical", "Clinical").text(f"patient {hostile}")
+    section.table(pd.DataFrame({"patient_id": [hostile], "value": [1.5]}), f"table of {hostile}")
+    page = render_html(f"title {hostile}", "summary", [section])
+    assert "<script" not in page
+    assert page.count("&lt;script&gt;") == 5  # title, heading, paragraph, caption, cell
+
+
+@pytest.fixture(scope="module")
+def example_run(tmp_path_factory):
+    """The shipped config on the default simulated cohort, run to the end."""
+    workdir = tmp_path_factory.mktemp("example")
+    simulate_cohort(SimulationParams(), workdir / "resources" / "example_cohort")
+    command = [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--cores", "2", "--configfile", str(REPO / "config/config.yaml")]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=workdir)
+    assert result.returncode == 0, result.stderr[-5000:]
+    return workdir
+
+
+def true_factor_matches(workdir) -> dict[str, str]:
+    """MOFA factor -> the simulated factor it follows (|r| > 0.8), for the factors that follow one."""
+    truth = pd.read_parquet(workdir / "resources/example_cohort/truth/factors.parquet").pivot(index="patient_id", columns="factor", values="value")
+    factors = factor_matrix(pd.read_parquet(workdir / "results/mofa/factors.parquet"))
+    correlation = pd.concat([factors, truth.add_prefix("true_").reindex(factors.index)], axis=1).corr().loc[factors.columns, "true_" + truth.columns]
+    best = correlation.abs().idxmax(axis=1)
+    return {factor: best[factor][5:] for factor in factors.columns if correlation.abs().loc[factor].max() > 0.8}
+
+
+@pytest.mark.workflow
+def test_example_cohort_finds_the_factors_that_drive_outcome(example_run):
+    matches = true_factor_matches(example_run)
+    effects = pd.read_parquet(example_run / "resources/example_cohort/truth/effects.parquet")
+    table = pd.read_parquet(example_run / "results/clinical/associations.parquet")
+    for outcome in ("response", "survival"):
+        drivers = set(effects.loc[effects["target"] == outcome, "factor"])
+        top = table[table["covariate"] == outcome].sort_values("q_value").iloc[0]
+        assert matches.get(top["factor"]) in drivers, f"smallest {outcome} q-value: {top['factor']}, which follows {matches.get(top['factor'])}"
+        assert top["q_value"] == table.loc[table["covariate"] == outcome, "q_value"].min()
+    q = table["q_value"].dropna()
+    assert ((q >= 0) & (q <= 1)).all() and set(table["test"]) == {"spearman", "mann_whitney", "kruskal_wallis", "cox"}
+
+    performance = pd.read_parquet(example_run / "results/clinical/response_prediction.parquet").set_index("model")
+    assert performance.loc["factors", "auroc"] > performance.loc["clinical", "auroc"]
+    strata = pd.read_parquet(example_run / "results/clinical/strata.parquet")
+    assert strata["stratum"].value_counts().min() >= 5
+    assert len(pd.read_parquet(example_run / "results/clinical/strata_logrank.parquet")) == 1
+    enrichment = pd.read_parquet(example_run / "results/clinical/feature_set_enrichment.parquet")
+    for programme, true_factor in [("immune_activation_programme", "Factor1"), ("stromal_activation_programme", "Factor3")]:
+        top = enrichment[enrichment["feature_set"] == programme].sort_values("q_value").iloc[0]
+        assert matches.get(top["factor"]) == true_factor and top["q_value"] < 1e-3, top
+
+
+@pytest.mark.workflow
+def test_report_opens_in_headless_chromium(example_run):
+    subprocess.run([str(REPO / "tests/system/ensure_chromium.sh")], check=True)
+    from playwright.sync_api import sync_playwright
+
+    report = example_run / "results/report/oncofactor_report.html"
+    requests, errors = [], []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"])
+        page = browser.new_page()
+        page.on("request", lambda request: requests.append(request.url))
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+        page.goto(report.as_uri(), wait_until="load")
+        present = [section for section in SECTIONS if page.locator(f"section#{section}").count() == 1]
+        images = page.eval_on_selector_all("img", "images => images.map(i => [i.src.slice(0, 22), i.complete, i.naturalWidth])")
+        text = page.inner_text("body")
+        browser.close()
+    assert errors == []
+    assert present == SECTIONS
+    assert [url for url in requests if not url.startswith(("file:", "data:"))] == [], "the report fetches nothing"
+    assert len(images) == 10
+    assert all(src == "data:image/png;base64," and complete and width > 300 for src, complete, width in images), images
+    for heading in ("Factor - clinical associations", "Response prediction", "Input files and their SHA-256 checksums", "mofapy2"):
+        assert heading in text
+
+
+@pytest.mark.workflow
+def test_snakemake_report_groups_figures_by_category(example_run):
+    command = [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--configfile", str(REPO / "config/config.yaml"), "--report", "report.html"]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=example_run)
+    assert result.returncode == 0, result.stderr[-3000:]
+    page = (example_run / "report.html").read_text()
+    for category in ("Inputs and QC", "Harmonization", "Integration", "Clinical"):
+        assert category in page
+    for figure in ("variance_explained.png", "kaplan_meier.png", "roc.png", "oncofactor_report.html"):
+        assert figure in page
+
+
+def test_provenance_records_checksums_and_versions(example_run):
+    inputs = pd.read_parquet(example_run / "results/provenance/input_checksums.parquet")
+    assert "resources/example_cohort/clinical.tsv" in set(inputs["path"])
+    assert any(path.endswith("filtered_feature_bc_matrix.h5") for path in inputs["path"])
+    assert inputs["sha256"].str.fullmatch(r"[0-9a-f]{64}").all()
+    packages = pd.read_parquet(example_run / "results/provenance/packages.parquet").set_index("name")["version"]
+    assert packages["mofapy2"] == "0.7.5" and np.isin(["scanpy", "snakemake", "lifelines"], packages.index).all()

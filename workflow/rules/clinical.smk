@@ -1,0 +1,101 @@
+# Factors and the clinic: associations, response prediction, patient strata, gene-set enrichment.
+
+HAS_RESPONSE = bool(config["clinical"]["response"])
+HAS_SURVIVAL = bool(config["clinical"]["survival_time"] and config["clinical"]["survival_event"])
+HAS_FEATURE_SETS = bool(config["feature_sets"]["gmt"])
+
+
+rule clinical_associations:
+    input:
+        factors="results/mofa/factors.parquet",
+        clinical="results/inputs/clinical.parquet",
+    output:
+        "results/clinical/associations.parquet",
+    params:
+        settings=settings("clinical", "outcome"),
+    log:
+        "logs/clinical/associations.log",
+    threads: 1
+    resources:
+        mem_mb=lambda wildcards, attempt: 1000 * attempt,
+        runtime=lambda wildcards, attempt: 10 * attempt,
+    conda:
+        "../../envs/clinical.yaml"
+    script:
+        "../scripts/clinical_associations.py"
+
+
+rule response_prediction:
+    input:
+        factors="results/mofa/factors.parquet",
+        stability="results/mofa/stability.parquet",
+        clinical="results/inputs/clinical.parquet",
+    output:
+        performance="results/clinical/response_prediction.parquet",
+        roc="results/clinical/response_roc.parquet",
+        coefficients="results/clinical/response_coefficients.parquet",
+    params:
+        settings=settings("clinical", "outcome"),
+    log:
+        "logs/clinical/response_prediction.log",
+    threads: 1
+    resources:
+        mem_mb=lambda wildcards, attempt: 1000 * attempt,
+        runtime=lambda wildcards, attempt: 20 * attempt,
+    conda:
+        "../../envs/clinical.yaml"
+    script:
+        "../scripts/response_prediction.py"
+
+
+rule patient_strata:
+    input:
+        factors="results/mofa/factors.parquet",
+        stability="results/mofa/stability.parquet",
+        clinical="results/inputs/clinical.parquet",
+    output:
+        strata="results/clinical/strata.parquet",
+        selection="results/clinical/strata_selection.parquet",
+        curves="results/clinical/kaplan_meier.parquet" if HAS_SURVIVAL else [],
+        test="results/clinical/strata_logrank.parquet" if HAS_SURVIVAL else [],
+    params:
+        settings=settings("clinical", "outcome"),
+    log:
+        "logs/clinical/patient_strata.log",
+    threads: 1
+    resources:
+        mem_mb=lambda wildcards, attempt: 1000 * attempt,
+        runtime=lambda wildcards, attempt: 10 * attempt,
+    conda:
+        "../../envs/clinical.yaml"
+    script:
+        "../scripts/patient_strata.py"
+
+
+rule feature_set_enrichment:
+    input:
+        weights="results/mofa/weights.parquet",
+        gmt=config["feature_sets"]["gmt"],
+    output:
+        "results/clinical/feature_set_enrichment.parquet",
+    params:
+        settings=settings("feature_sets"),
+    log:
+        "logs/clinical/feature_set_enrichment.log",
+    threads: 1
+    resources:
+        mem_mb=lambda wildcards, input, attempt: int(1000 + 5 * input.size_mb) * attempt,
+        runtime=lambda wildcards, attempt: 10 * attempt,
+    conda:
+        "../../envs/clinical.yaml"
+    script:
+        "../scripts/feature_set_enrichment.py"
+
+
+def clinical_outputs():
+    outputs = rules.clinical_associations.output + rules.patient_strata.output
+    if HAS_RESPONSE:
+        outputs += rules.response_prediction.output
+    if HAS_FEATURE_SETS:
+        outputs += rules.feature_set_enrichment.output
+    return list(outputs)

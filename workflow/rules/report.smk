@@ -1,0 +1,107 @@
+# Provenance, report figures (snakemake --report) and the standalone HTML report.
+
+
+def sample_paths():
+    return SAMPLES["path"].tolist()
+
+
+rule provenance:
+    input:
+        tables=input_tables() + config["feature_sets"]["gmt"],
+        samples=sample_paths(),
+    output:
+        config="results/provenance/config.yaml",
+        inputs="results/provenance/input_checksums.parquet",
+        packages="results/provenance/packages.parquet",
+        pipeline="results/provenance/pipeline.yaml",
+    params:
+        settings=config,
+        basedir=workflow.basedir,
+    log:
+        "logs/provenance.log",
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=lambda wildcards, input: 10 + int(input.size_mb / 500),
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/provenance.py"
+
+
+def figure(key, category):
+    return report(f"results/report/figures/{key}.png", caption=f"../report/{key}.rst", category=category)
+
+
+def report_inputs(wildcards):
+    inputs = {
+        "coverage": "results/integration/coverage.parquet",
+        "qc": "results/harmonized/qc.parquet",
+        "variance": "results/mofa/variance_explained.parquet",
+        "top": "results/mofa/top_features.parquet",
+        "stability": "results/mofa/stability.parquet",
+        "factors": "results/mofa/factors.parquet",
+        "clinical": "results/inputs/clinical.parquet",
+        "associations": "results/clinical/associations.parquet",
+        "strata": "results/clinical/strata.parquet",
+        "strata_selection": "results/clinical/strata_selection.parquet",
+    }
+    if HAS_SURVIVAL:
+        inputs |= {"kaplan_meier": "results/clinical/kaplan_meier.parquet", "strata_logrank": "results/clinical/strata_logrank.parquet"}
+    if HAS_RESPONSE:
+        inputs |= {name: f"results/clinical/{name}.parquet" for name in ("response_prediction", "response_roc", "response_coefficients")}
+    if HAS_FEATURE_SETS:
+        inputs["feature_set_enrichment"] = "results/clinical/feature_set_enrichment.parquet"
+    return inputs
+
+
+rule report_figures:
+    input:
+        unpack(report_inputs),
+    output:
+        coverage=figure("coverage", "Inputs and QC"),
+        qc=figure("qc", "Inputs and QC"),
+        cell_types=figure("cell_types", "Harmonization"),
+        variance_explained=figure("variance_explained", "Integration"),
+        top_weights=figure("top_weights", "Integration"),
+        stability=figure("stability", "Integration"),
+        factors_by_covariates=figure("factors_by_covariates", "Clinical"),
+        associations=figure("associations", "Clinical"),
+        kaplan_meier=figure("kaplan_meier", "Clinical") if HAS_SURVIVAL else [],
+        roc=figure("roc", "Clinical") if HAS_RESPONSE else [],
+    params:
+        settings=settings("clinical", "mofa"),
+    log:
+        "logs/report/figures.log",
+    threads: 1
+    resources:
+        mem_mb=lambda wildcards, input, attempt: int(1000 + 5 * input.size_mb) * attempt,
+        runtime=lambda wildcards, attempt: 10 * attempt,
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/report_figures.py"
+
+
+rule html_report:
+    input:
+        unpack(report_inputs),
+        figures=rules.report_figures.output,
+        provenance_config=rules.provenance.output.config,
+        provenance_inputs=rules.provenance.output.inputs,
+        provenance_packages=rules.provenance.output.packages,
+        provenance_pipeline=rules.provenance.output.pipeline,
+    output:
+        report("results/report/oncofactor_report.html", caption="../report/oncofactor_report.rst", category="Report"),
+    params:
+        captions=str(Path(workflow.basedir) / "workflow" / "report"),
+    log:
+        "logs/report/html.log",
+    threads: 1
+    resources:
+        mem_mb=lambda wildcards, input, attempt: int(1000 + 3 * input.size_mb) * attempt,
+        runtime=lambda wildcards, attempt: 10 * attempt,
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/html_report.py"

@@ -1,0 +1,30 @@
+"""The standalone HTML report (results/report/oncofactor_report.html)."""
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from oncofactor.report import build_report
+
+logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+captions = Path(snakemake.params.captions)
+figures = {Path(path).stem: (path, (captions / f"{Path(path).stem}.rst").read_text().strip()) for path in snakemake.input.figures}
+names = ["coverage", "qc", "stability", "associations", "strata_selection", "strata_logrank", "response_prediction",
+         "response_coefficients", "feature_set_enrichment"]
+tables = {name: pd.read_parquet(snakemake.input[name]) for name in names if name in snakemake.input.keys()}
+tables["top_features"] = pd.read_parquet(snakemake.input.top)
+if "response_prediction" in tables:
+    notes = tables["response_prediction"]["note"].dropna().unique()
+    messages = [message for note in notes for message in note.split("; ") if message]
+    if messages:
+        tables["warnings"] = pd.DataFrame({"message": messages})
+provenance = {
+    "config": Path(snakemake.input.provenance_config).read_text(),
+    "inputs": pd.read_parquet(snakemake.input.provenance_inputs),
+    "packages": pd.read_parquet(snakemake.input.provenance_packages),
+    "pipeline": yaml.safe_load(Path(snakemake.input.provenance_pipeline).read_text()),
+}
+Path(snakemake.output[0]).write_text(build_report(figures, tables, provenance))
+logging.info("wrote %s", snakemake.output[0])

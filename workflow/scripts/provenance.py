@@ -1,0 +1,20 @@
+"""What the run was made from: resolved config, input checksums, package versions, pipeline version."""
+
+import logging
+
+import pandas as pd
+import yaml
+
+from oncofactor.io import write_parquet
+from oncofactor.provenance import checksums, input_files, package_versions, pipeline_version
+
+logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+config = snakemake.params.settings
+with open(snakemake.output.config, "w") as handle:
+    yaml.safe_dump(config, handle, sort_keys=False)
+files = input_files(config, pd.DataFrame({"path": snakemake.input.samples}))
+write_parquet(checksums(files), snakemake.output.inputs, config)
+write_parquet(package_versions(), snakemake.output.packages, config)
+with open(snakemake.output.pipeline, "w") as handle:
+    yaml.safe_dump(pipeline_version(snakemake.params.basedir), handle, sort_keys=False)
+logging.info("checksummed %d input files", len(files))

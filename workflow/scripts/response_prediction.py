@@ -1,0 +1,20 @@
+"""Cross-validated response prediction from the reproducible factors, clinical covariates, and both."""
+
+import logging
+
+import pandas as pd
+
+from oncofactor.clinical import factor_matrix, predict_response, reproducible_factors
+from oncofactor.io import write_parquet
+
+logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+config = snakemake.params.settings
+factors = reproducible_factors(factor_matrix(pd.read_parquet(snakemake.input.factors)), pd.read_parquet(snakemake.input.stability))
+prediction = predict_response(factors, pd.read_parquet(snakemake.input.clinical), config)
+for message in prediction.warnings:
+    logging.warning(message)
+for row in prediction.performance.itertuples():
+    logging.info("%s: AUROC %.3f (95%% CI %.3f-%.3f)", row.model, row.auroc, row.ci_low, row.ci_high)
+write_parquet(prediction.performance, snakemake.output.performance, config)
+write_parquet(prediction.roc, snakemake.output.roc, config)
+write_parquet(prediction.coefficients, snakemake.output.coefficients, config)
