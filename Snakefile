@@ -1,6 +1,9 @@
 # oncofactor: multi-modal factor analysis of cancer cohorts (scRNA-seq, spatial, CTC, clinical).
 # Run: snakemake --cores all   (local; workflow/profiles/default is picked up automatically)
 
+import sys
+from datetime import datetime, timezone
+
 from snakemake.utils import min_version
 
 min_version("9.0")
@@ -19,6 +22,30 @@ include: "workflow/rules/views.smk"
 include: "workflow/rules/mofa.smk"
 include: "workflow/rules/clinical.smk"
 include: "workflow/rules/report.smk"
+
+
+# Seconds-long steps run in the Snakemake process itself, so a cluster is not sent jobs that take
+# less time than their scheduling.
+localrules:
+    all,
+    validated_inputs,
+    gene_map,
+    harmonization_tables,
+    ctc_enumeration,
+    clinical_associations,
+    patient_strata,
+    feature_set_enrichment,
+    provenance,
+    report_figures,
+    html_report,
+
+
+onstart:
+    write_run_record(RUN_RECORD, sys.argv, RUN_STARTED)
+
+
+onsuccess:
+    write_run_record(RUN_RECORD, sys.argv, RUN_STARTED, datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
 
 rule all:

@@ -32,6 +32,19 @@ def truth_cohort(tmp_path_factory) -> Path:
     return simulate_cohort(TRUTH, tmp_path_factory.mktemp("truth") / "cohort")
 
 
+@pytest.fixture(scope="session")
+def example_run(tmp_path_factory) -> Path:
+    """The shipped config on the default simulated cohort, run to the end locally (read-only)."""
+    import subprocess
+
+    workdir = tmp_path_factory.mktemp("example")
+    simulate_cohort(SimulationParams(), workdir / "resources" / "example_cohort")
+    command = [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--cores", "2", "--configfile", str(REPO / "config/config.yaml")]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=workdir)
+    assert result.returncode == 0, result.stderr[-5000:]
+    return workdir
+
+
 @pytest.fixture
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():

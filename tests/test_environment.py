@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 
@@ -66,3 +67,38 @@ def test_every_rule_environment_exists():
     named = set(re.findall(r'conda:\s*\n\s*"\.\./\.\./envs/([^"]+)"', rules))
     assert named, "rules name their conda environments"
     assert named <= {p.name for p in ENV_FILES}
+
+
+DOCKER_INSTRUCTIONS = {"FROM", "RUN", "CMD", "LABEL", "EXPOSE", "ENV", "ADD", "COPY", "ENTRYPOINT", "VOLUME", "USER", "WORKDIR", "ARG", "ONBUILD", "STOPSIGNAL", "HEALTHCHECK", "SHELL"}
+
+
+def dockerfile_instructions(text: str) -> list[tuple[str, str]]:
+    """(instruction, arguments) per logical line: comments dropped, backslash continuations joined."""
+    logical, current = [], ""
+    for line in text.splitlines():
+        if not current and (not line.strip() or line.lstrip().startswith("#")):
+            continue
+        current += line.rstrip("\\").strip() + " "
+        if not line.rstrip().endswith("\\"):
+            logical.append(current.strip())
+            current = ""
+    assert not current, "the Dockerfile ends inside a continued line"
+    return [tuple(line.split(None, 1)) for line in logical]
+
+
+def test_container_installs_from_the_lock():
+    """The container cannot be built here (no registry); it must parse and install exactly the lock."""
+    instructions = dockerfile_instructions((REPO / "Dockerfile").read_text())
+    assert all(name in DOCKER_INSTRUCTIONS for name, _ in instructions), instructions
+    assert instructions[0][0] == "FROM"
+    python = re.match(r"python:(\d+)\.(\d+)\.\d+-slim", instructions[0][1])
+    assert python and (int(python[1]), int(python[2])) == (3, 11), "the same Python the lock was resolved for"
+    installs = [arguments for name, arguments in instructions if name == "RUN" and "pip install" in arguments]
+    assert len(installs) == 1
+    assert "--require-hashes --no-deps -r requirements.lock" in installs[0], "every package from the lock, with hashes, nothing else"
+    assert "--no-deps ." in installs[0], "oncofactor itself without resolving anything beyond the lock"
+    copied = " ".join(arguments for name, arguments in instructions if name == "COPY")
+    for path in ("requirements.lock", "src", "Snakefile", "workflow", "config", "envs"):
+        assert path in copied.split(), path
+    entrypoint = json.loads(next(arguments for name, arguments in instructions if name == "ENTRYPOINT"))
+    assert entrypoint[:3] == ["snakemake", "--snakefile", "/opt/oncofactor/Snakefile"]

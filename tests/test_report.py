@@ -12,7 +12,6 @@ import pytest
 from conftest import BIN, REPO
 from oncofactor.clinical import factor_matrix
 from oncofactor.report import Section, build_report, render_html
-from oncofactor.simulate import SimulationParams, simulate_cohort
 
 SECTIONS = ["inputs-and-qc", "harmonization", "integration", "clinical", "provenance"]
 
@@ -24,17 +23,6 @@ def test_user_strings_are_escaped(tmp_path):
     page = render_html(f"title {hostile}", "summary", [section])
     assert "<script" not in page
     assert page.count("&lt;script&gt;") == 5  # title, heading, paragraph, caption, cell
-
-
-@pytest.fixture(scope="module")
-def example_run(tmp_path_factory):
-    """The shipped config on the default simulated cohort, run to the end."""
-    workdir = tmp_path_factory.mktemp("example")
-    simulate_cohort(SimulationParams(), workdir / "resources" / "example_cohort")
-    command = [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--cores", "2", "--configfile", str(REPO / "config/config.yaml")]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=workdir)
-    assert result.returncode == 0, result.stderr[-5000:]
-    return workdir
 
 
 def true_factor_matches(workdir) -> dict[str, str]:

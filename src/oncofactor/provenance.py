@@ -58,3 +58,16 @@ def git_revision(folder: str | Path) -> str:
 
 def pipeline_version(folder: str | Path) -> dict[str, str]:
     return {"oncofactor_version": __version__, "git_revision": git_revision(folder)}
+
+
+def write_run_record(path: str | Path, command: list[str], started: str, finished: str | None = None) -> None:
+    """results/provenance/run.yaml: the Snakemake command line, start and (once the run succeeded)
+    end time, in UTC ISO 8601. Written via a temporary file and a rename."""
+    import yaml
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"command": " ".join(command), "started": started, "finished": finished or "still running, or failed"}
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(yaml.safe_dump(record, sort_keys=False))
+    temporary.replace(path)

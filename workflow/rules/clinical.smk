@@ -15,10 +15,12 @@ rule clinical_associations:
         settings=settings("clinical", "outcome"),
     log:
         "logs/clinical/associations.log",
+    benchmark:
+        "results/benchmarks/clinical/associations.tsv"
     threads: 1
     resources:
-        mem_mb=lambda wildcards, attempt: 1000 * attempt,
-        runtime=lambda wildcards, attempt: 10 * attempt,
+        mem_mb=mem_mb(1000, 10),
+        runtime=runtime(10, 60),
     conda:
         "../../envs/clinical.yaml"
     script:
@@ -38,10 +40,12 @@ rule response_prediction:
         settings=settings("clinical", "outcome"),
     log:
         "logs/clinical/response_prediction.log",
+    benchmark:
+        "results/benchmarks/clinical/response_prediction.tsv"
     threads: 1
     resources:
-        mem_mb=lambda wildcards, attempt: 1000 * attempt,
-        runtime=lambda wildcards, attempt: 20 * attempt,
+        mem_mb=mem_mb(1000, 10),
+        runtime=runtime(20, 600),
     conda:
         "../../envs/clinical.yaml"
     script:
@@ -62,10 +66,12 @@ rule patient_strata:
         settings=settings("clinical", "outcome"),
     log:
         "logs/clinical/patient_strata.log",
+    benchmark:
+        "results/benchmarks/clinical/patient_strata.tsv"
     threads: 1
     resources:
-        mem_mb=lambda wildcards, attempt: 1000 * attempt,
-        runtime=lambda wildcards, attempt: 10 * attempt,
+        mem_mb=mem_mb(1000, 10),
+        runtime=runtime(10, 60),
     conda:
         "../../envs/clinical.yaml"
     script:
@@ -82,10 +88,12 @@ rule feature_set_enrichment:
         settings=settings("feature_sets"),
     log:
         "logs/clinical/feature_set_enrichment.log",
+    benchmark:
+        "results/benchmarks/clinical/feature_set_enrichment.tsv"
     threads: 1
     resources:
-        mem_mb=lambda wildcards, input, attempt: int(1000 + 5 * input.size_mb) * attempt,
-        runtime=lambda wildcards, attempt: 10 * attempt,
+        mem_mb=mem_mb(1000, 5),
+        runtime=runtime(10, 60),
     conda:
         "../../envs/clinical.yaml"
     script:

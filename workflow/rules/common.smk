@@ -4,19 +4,23 @@
 
 import os
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
 
 from snakemake.exceptions import WorkflowError
 
-SRC = str(Path(workflow.basedir) / "src")
+# This file's folder is workflow/rules, wherever the Snakefile that includes it lives.
+REPO = Path(workflow.current_basedir).parents[1]
+SRC = str(REPO / "src")
 # The package is imported from this checkout, in this process and in every job (also in --sdm conda
 # environments and SLURM jobs, which inherit the environment), so rules run the code beside them.
 sys.path.insert(0, SRC)
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")]))
 
 from oncofactor.config import ConfigError, check_config
+from oncofactor.provenance import write_run_record
 from oncofactor.validation import validate_inputs
 
 try:
@@ -32,6 +36,11 @@ if INPUTS.errors:
         f"{len(INPUTS.errors)} error(s) in the inputs; nothing was run. Fix them and run again:\n"
         + "\n".join(str(problem) for problem in INPUTS.errors)
     )
+
+
+# The run's command line and times go to RUN_RECORD (the Snakefile's onstart and onsuccess handlers).
+RUN_STARTED = datetime.now(timezone.utc).isoformat(timespec="seconds")
+RUN_RECORD = "results/provenance/run.yaml"
 
 
 # The sample sheet as validated, indexed by sample ID; rules fan out over its rows.
@@ -54,3 +63,14 @@ def input_tables():
     """The tables the config names, so that editing one reruns the jobs that read it."""
     tables = [config["samples"], config["clinical"]["path"], config["ctc"]["enumeration"]]
     return [table for table in tables if table] + [view["path"] for view in config["extra_views"]]
+
+
+def mem_mb(base, per_input_mb=0.0):
+    """A job's memory request (MB): `base` plus `per_input_mb` per MB of its input files, times the
+    attempt, so that a job killed for memory is retried with more."""
+    return lambda wildcards, input, attempt: int(base + per_input_mb * input.size_mb) * attempt
+
+
+def runtime(base, per_input_gb=0.0):
+    """A job's time limit (minutes): `base` plus `per_input_gb` per GB of input, times the attempt."""
+    return lambda wildcards, input, attempt: int(base + per_input_gb * input.size_mb / 1024) * attempt

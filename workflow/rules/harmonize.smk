@@ -5,11 +5,6 @@ def sample_path(wildcards):
     return SAMPLES.loc[wildcards.sample, "path"]
 
 
-def sample_mem_mb(wildcards, input, attempt):
-    """Memory grows with the sample's size on disk (compressed counts expand about 10-fold)."""
-    return int(1000 + 12 * input.size_mb) * attempt
-
-
 rule gene_map:
     input:
         samples="results/inputs/samples.parquet",
@@ -20,10 +15,12 @@ rule gene_map:
         settings=settings("genes", "scrna", "ctc"),
     log:
         "logs/harmonized/gene_map.log",
+    benchmark:
+        "results/benchmarks/harmonized/gene_map.tsv"
     threads: 1
     resources:
-        mem_mb=lambda wildcards, attempt: 2000 * attempt,
-        runtime=lambda wildcards, attempt: 20 * attempt,
+        mem_mb=mem_mb(2000),
+        runtime=runtime(20, 10),
     conda:
         "../../envs/harmonize.yaml"
     script:
@@ -44,10 +41,14 @@ rule harmonize_sample:
         settings=settings("genes", "scrna", "ctc", "qc", "cell_types", "views"),
     log:
         "logs/harmonized/{sample}.log",
+    benchmark:
+        "results/benchmarks/harmonized/{sample}.tsv"
+    group:
+        "per_sample"
     threads: 1
     resources:
-        mem_mb=sample_mem_mb,
-        runtime=lambda wildcards, attempt: 30 * attempt,
+        mem_mb=mem_mb(1000, 12),  # compressed counts expand about 10-fold in memory
+        runtime=runtime(20, 60),
     conda:
         "../../envs/harmonize.yaml"
     script:
@@ -67,10 +68,12 @@ rule harmonization_tables:
         settings=settings("qc"),
     log:
         "logs/harmonized/tables.log",
+    benchmark:
+        "results/benchmarks/harmonized/tables.tsv"
     threads: 1
     resources:
-        mem_mb=lambda wildcards, attempt: 2000 * attempt,
-        runtime=lambda wildcards, attempt: 10 * attempt,
+        mem_mb=mem_mb(2000, 0.2),
+        runtime=runtime(10, 5),
     conda:
         "../../envs/harmonize.yaml"
     script:

@@ -9,10 +9,12 @@ rule validated_inputs:
         settings=settings("samples", "clinical", "ctc", "extra_views", "feature_sets", "outcome"),
     log:
         "logs/validated_inputs.log",
+    benchmark:
+        "results/benchmarks/validated_inputs.tsv"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=mem_mb(1000, 10),
+        runtime=runtime(10, 30),
     conda:
         "../../envs/inputs.yaml"
     script:

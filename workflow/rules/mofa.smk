@@ -12,12 +12,14 @@ rule mofa_restart:
         settings=settings("mofa"),
     log:
         "logs/mofa/restart_{seed}.log",
+    benchmark:
+        "results/benchmarks/mofa/restart_{seed}.tsv"
     wildcard_constraints:
         seed=r"\d+",
     threads: 1
     resources:
-        mem_mb=lambda wildcards, input, attempt: int(1500 + 20 * input.size_mb) * attempt,
-        runtime=lambda wildcards, attempt: 60 * attempt,
+        mem_mb=mem_mb(1500, 20),
+        runtime=runtime(60, 600),
     conda:
         "../../envs/mofa.yaml"
     script:
@@ -41,10 +43,12 @@ rule mofa_model:
         settings=settings("mofa"),
     log:
         "logs/mofa/model.log",
+    benchmark:
+        "results/benchmarks/mofa/model.tsv"
     threads: 1
     resources:
-        mem_mb=lambda wildcards, attempt: 3000 * attempt,
-        runtime=lambda wildcards, attempt: 20 * attempt,
+        mem_mb=mem_mb(3000, 20),
+        runtime=runtime(20, 120),
     conda:
         "../../envs/mofa.yaml"
     script:
@@ -62,10 +66,12 @@ rule mefisto_section:
         settings=settings("mefisto"),
     log:
         "logs/mefisto/{sample}.log",
+    benchmark:
+        "results/benchmarks/mefisto/{sample}.tsv"
     threads: 1
     resources:
-        mem_mb=lambda wildcards, input, attempt: int(2000 + 20 * input.size_mb) * attempt,
-        runtime=lambda wildcards, attempt: 60 * attempt,
+        mem_mb=mem_mb(2000, 20),
+        runtime=runtime(60, 600),
     conda:
         "../../envs/mofa.yaml"
     script:

@@ -16,13 +16,15 @@ rule provenance:
         pipeline="results/provenance/pipeline.yaml",
     params:
         settings=config,
-        basedir=workflow.basedir,
+        basedir=str(REPO),
     log:
         "logs/provenance.log",
+    benchmark:
+        "results/benchmarks/provenance.tsv"
     threads: 1
     resources:
-        mem_mb=500,
-        runtime=lambda wildcards, input: 10 + int(input.size_mb / 500),
+        mem_mb=mem_mb(500),
+        runtime=runtime(10, 2),
     conda:
         "../../envs/report.yaml"
     script:
@@ -73,10 +75,12 @@ rule report_figures:
         settings=settings("clinical", "mofa"),
     log:
         "logs/report/figures.log",
+    benchmark:
+        "results/benchmarks/report/figures.tsv"
     threads: 1
     resources:
-        mem_mb=lambda wildcards, input, attempt: int(1000 + 5 * input.size_mb) * attempt,
-        runtime=lambda wildcards, attempt: 10 * attempt,
+        mem_mb=mem_mb(1000, 5),
+        runtime=runtime(10, 30),
     conda:
         "../../envs/report.yaml"
     script:
@@ -94,13 +98,17 @@ rule html_report:
     output:
         report("results/report/oncofactor_report.html", caption="../report/oncofactor_report.rst", category="Report"),
     params:
-        captions=str(Path(workflow.basedir) / "workflow" / "report"),
+        captions=str(REPO / "workflow" / "report"),
+        # Written by the Snakefile's onstart handler (command line, start time), so not a rule input.
+        run_record=RUN_RECORD,
     log:
         "logs/report/html.log",
+    benchmark:
+        "results/benchmarks/report/html.tsv"
     threads: 1
     resources:
-        mem_mb=lambda wildcards, input, attempt: int(1000 + 3 * input.size_mb) * attempt,
-        runtime=lambda wildcards, attempt: 10 * attempt,
+        mem_mb=mem_mb(1000, 3),
+        runtime=runtime(10, 30),
     conda:
         "../../envs/report.yaml"
     script:

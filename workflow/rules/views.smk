@@ -12,10 +12,14 @@ rule spatial_autocorrelation:
         settings=settings(),
     log:
         "logs/harmonized/spatial_pattern/{sample}.log",
+    benchmark:
+        "results/benchmarks/harmonized/spatial_pattern/{sample}.tsv"
+    group:
+        "per_sample"
     threads: 1
     resources:
-        mem_mb=lambda wildcards, input, attempt: int(1500 + 20 * input.size_mb) * attempt,
-        runtime=lambda wildcards, attempt: 30 * attempt,
+        mem_mb=mem_mb(1500, 20),
+        runtime=runtime(30, 60),
     conda:
         "../../envs/views.yaml"
     script:
@@ -31,10 +35,12 @@ rule ctc_enumeration:
         settings=settings("ctc"),
     log:
         "logs/harmonized/ctc_enumeration.log",
+    benchmark:
+        "results/benchmarks/harmonized/ctc_enumeration.tsv"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=mem_mb(1000, 10),
+        runtime=runtime(10),
     conda:
         "../../envs/harmonize.yaml"
     script:
@@ -58,10 +64,12 @@ rule views:
         settings=settings("views", "ctc", "extra_views"),
     log:
         "logs/integration/views.log",
+    benchmark:
+        "results/benchmarks/integration/views.tsv"
     threads: 1
     resources:
-        mem_mb=lambda wildcards, attempt: 4000 * attempt,
-        runtime=lambda wildcards, attempt: 30 * attempt,
+        mem_mb=mem_mb(3000, 3),
+        runtime=runtime(30, 30),
     conda:
         "../../envs/views.yaml"
     script:
@@ -82,6 +90,8 @@ rule batch_embedding:
         settings=settings("batch"),
     log:
         "logs/harmonized/batch_embedding.log",
+    benchmark:
+        "results/benchmarks/harmonized/batch_embedding.tsv"
     threads: 1
     resources:
         mem_mb=lambda wildcards, attempt: (2000 + 2 * config["batch"]["cells_per_sample"] * len(SCRNA_SAMPLES) // 100) * attempt,

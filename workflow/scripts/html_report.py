@@ -20,11 +20,14 @@ if "response_prediction" in tables:
     messages = [message for note in notes for message in note.split("; ") if message]
     if messages:
         tables["warnings"] = pd.DataFrame({"message": messages})
+pipeline = yaml.safe_load(Path(snakemake.input.provenance_pipeline).read_text())
+if Path(snakemake.params.run_record).exists():
+    pipeline |= yaml.safe_load(Path(snakemake.params.run_record).read_text())
 provenance = {
     "config": Path(snakemake.input.provenance_config).read_text(),
     "inputs": pd.read_parquet(snakemake.input.provenance_inputs),
     "packages": pd.read_parquet(snakemake.input.provenance_packages),
-    "pipeline": yaml.safe_load(Path(snakemake.input.provenance_pipeline).read_text()),
+    "pipeline": pipeline,
 }
 Path(snakemake.output[0]).write_text(build_report(figures, tables, provenance))
 logging.info("wrote %s", snakemake.output[0])
