@@ -21,7 +21,7 @@ import pandas as pd
 from oncofactor.config import load_config
 from oncofactor.harmonize import cohort_gene_map, harmonize_sample
 from oncofactor.validation import validate_inputs
-from oncofactor.views import build_views, ctc_per_standard_volume, sample_pseudobulk, spatial_autocorrelation
+from oncofactor.views import PATTERN_COLUMNS, build_views, ctc_per_standard_volume, sample_pseudobulk, section_pattern
 
 
 def main() -> None:
@@ -41,22 +41,23 @@ def main() -> None:
     harmonized = [harmonize_sample(row, config, gene_map).adata for row in samples.to_dict("records")]
     stages["read_and_harmonize"] = time.perf_counter() - started
 
+    # Concatenation keeps neither per-sample uns nor coordinates that only some samples have.
+    sample_info = {adata.uns["oncofactor"]["sample_id"]: adata.uns["oncofactor"] for adata in harmonized}
+    coordinates = {adata.uns["oncofactor"]["sample_id"]: adata.obsm["spatial"] for adata in harmonized if "spatial" in adata.obsm}
     cohort = ad.concat(harmonized, join="outer", index_unique="-", merge="first")
     del harmonized
+
+    def sample(sample_id):
+        adata = cohort[cohort.obs["sample_id"] == sample_id].copy()
+        adata.uns["oncofactor"] = sample_info[sample_id]
+        if sample_id in coordinates:
+            adata.obsm["spatial"] = coordinates[sample_id]
+        return adata
+
     exclude = config["views"]["exclude_cell_types"]
-    pseudobulks = ad.concat(
-        [sample_pseudobulk(cohort[cohort.obs["sample_id"] == sample_id].copy(), exclude) for sample_id in samples["sample_id"]],
-        merge="same",
-    )
+    pseudobulks = ad.concat([sample_pseudobulk(sample(sample_id), exclude) for sample_id in samples["sample_id"]], merge="same")
     spatial = samples.loc[samples["modality"] == "spatial", "sample_id"]
-    patterns = []
-    for sample_id in spatial:
-        section = cohort[cohort.obs["sample_id"] == sample_id].copy()
-        table = spatial_autocorrelation(section)
-        table.insert(0, "patient_id", str(section.obs["patient_id"].iloc[0]))
-        table.insert(0, "sample_id", sample_id)
-        patterns.append(table)
-    patterns = pd.concat(patterns) if patterns else pd.DataFrame(columns=["sample_id", "patient_id", "gene", "morans_i"])
+    patterns = pd.concat([section_pattern(sample(sample_id)) for sample_id in spatial] or [pd.DataFrame(columns=PATTERN_COLUMNS)])
     ctc = ctc_per_standard_volume(inputs.ctc) if inputs.ctc is not None else None
     mdata = build_views(pseudobulks, patterns, ctc, inputs.clinical, samples, config)
     stages["views"] = time.perf_counter() - started - sum(stages.values())

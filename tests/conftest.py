@@ -65,7 +65,7 @@ def views_in_process(cohort: Path, view_settings: dict | None = None):
     from oncofactor.config import load_config
     from oncofactor.harmonize import cohort_gene_map, harmonize_sample
     from oncofactor.validation import validate_inputs
-    from oncofactor.views import build_views, sample_pseudobulk, spatial_autocorrelation
+    from oncofactor.views import build_views, sample_pseudobulk, section_pattern
 
     config = load_config(cohort / "config.yaml")  # the simulator wrote absolute paths
     config["views"].update(view_settings or {})
@@ -74,9 +74,7 @@ def views_in_process(cohort: Path, view_settings: dict | None = None):
     harmonized = {s["sample_id"]: harmonize_sample(s, config, gene_map).adata for s in inputs.samples.to_dict("records")}
     exclude = config["views"]["exclude_cell_types"]
     pseudobulks = ad.concat([sample_pseudobulk(a, exclude) for a in harmonized.values()], merge="same")
-    patterns = pd.concat(
-        [spatial_autocorrelation(a).assign(patient_id=str(a.obs["patient_id"].iloc[0])) for a in harmonized.values() if "spatial" in a.obsm]
-    )
+    patterns = pd.concat([section_pattern(a) for a in harmonized.values()])
     mdata = build_views(pseudobulks, patterns, inputs.ctc, inputs.clinical, inputs.samples, config)
     return config, inputs, harmonized, pseudobulks, mdata
 

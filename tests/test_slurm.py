@@ -55,8 +55,7 @@ def test_example_cohort_on_slurm_equals_the_local_run(slurm, example_run, tmp_pa
     completed = [job for job in jobs if job.get("JobState") == "COMPLETED"]
     assert {job["WorkDir"] for job in jobs} == {str(workdir)}
     submitted = {path.name for path in (workdir / ".snakemake/slurm_logs").iterdir()}
-    assert {"group_per_sample_harmonize_sample", "group_per_sample_harmonize_sample_spatial_autocorrelation"} <= submitted
-    assert {"rule_mofa_restart", "rule_views", "rule_mofa_model", "rule_response_prediction"} <= submitted
+    assert {"rule_harmonize_sample", "rule_mofa_restart", "rule_views", "rule_mofa_model", "rule_response_prediction"} <= submitted
     assert not submitted & {f"rule_{name}" for name in ("validated_inputs", "clinical_associations", "html_report")}, "local rules stay local"
     mofa_restarts = len(list((workdir / ".snakemake/slurm_logs/rule_mofa_restart").rglob("*.log")))
     assert mofa_restarts == 5 and len(completed) >= mofa_restarts + 4

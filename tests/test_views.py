@@ -158,3 +158,20 @@ def test_view_modality():
     assert [view_modality(v) for v in ["rna:T_cell", "rna_composition", "spatial", "spatial_pattern", "ctc_rna", "ctc", "mutations"]] == [
         "scrna", "scrna", "spatial", "spatial", "ctc_scrna", None, None,
     ]
+
+
+def test_morans_i_equals_scanpys():
+    import scanpy as sc
+    from sklearn.neighbors import kneighbors_graph
+
+    from oncofactor.views import morans_i
+
+    rng = np.random.default_rng(0)
+    coordinates = rng.uniform(0, 10, (400, 2))
+    graph = kneighbors_graph(coordinates, n_neighbors=6, include_self=False)
+    graph = sp.csr_matrix(((graph + graph.T) > 0).astype(np.float64))
+    smooth = np.sin(coordinates[:, 0])[None, :] + rng.normal(0, 0.3, (3, 400))
+    values = np.vstack([smooth, rng.normal(0, 1, (50, 400))])
+    ours = morans_i(graph, values, block=7)
+    assert ours == pytest.approx(np.asarray(sc.metrics.morans_i(graph, vals=values)), abs=1e-10)
+    assert (ours[:3] > 0.5).all() and np.abs(ours[3:]).max() < 0.2

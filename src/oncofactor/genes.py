@@ -71,9 +71,10 @@ def build_gene_map(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 def _lookup(gene_map: pd.DataFrame, source: str, target: str) -> tuple[dict, set]:
     """source -> target where the map names exactly one target; and the ambiguous sources."""
-    targets = gene_map.groupby(source)[target].unique()
-    unique = {key: values[0] for key, values in targets.items() if len(values) == 1}
-    return unique, set(targets.index) - set(unique)
+    pairs = gene_map[[source, target]].drop_duplicates()
+    n_targets = pairs[source].map(pairs[source].value_counts())
+    single = pairs[n_targets == 1]
+    return dict(zip(single[source], single[target])), set(pairs.loc[n_targets > 1, source])
 
 
 def harmonize_genes(adata: ad.AnnData, namespace: str, gene_map: pd.DataFrame) -> tuple[ad.AnnData, pd.DataFrame]:

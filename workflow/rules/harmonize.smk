@@ -37,14 +37,15 @@ rule harmonize_sample:
         qc="results/harmonized/qc/{sample}.parquet",
         genes="results/harmonized/genes/{sample}.parquet",
         pseudobulk="results/harmonized/pseudobulk/{sample}.h5ad",
+        # Moran's I per gene for spatial sections (no rows for other samples): computed here, as the
+        # section is in memory, instead of in a job of its own that starts Python and reads it again.
+        pattern="results/harmonized/spatial_pattern/{sample}.parquet",
     params:
         settings=settings("genes", "scrna", "ctc", "qc", "cell_types", "views"),
     log:
         "logs/harmonized/{sample}.log",
     benchmark:
         "results/benchmarks/harmonized/{sample}.tsv"
-    group:
-        "per_sample"
     threads: 1
     resources:
         mem_mb=mem_mb(1000, 12),  # compressed counts expand about 10-fold in memory

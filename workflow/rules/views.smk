@@ -1,29 +1,7 @@
-# Patient-level views for MOFA: per-section spatial autocorrelation, CTC burden, and the cohort's views.
+# Patient-level views for MOFA: CTC burden and the cohort's views (per-section Moran's I comes from
+# harmonize_sample).
 
 SPATIAL_SAMPLES = SAMPLES.index[SAMPLES["modality"] == "spatial"].tolist()
-
-
-rule spatial_autocorrelation:
-    input:
-        "results/harmonized/{sample}.h5ad",
-    output:
-        "results/harmonized/spatial_pattern/{sample}.parquet",
-    params:
-        settings=settings(),
-    log:
-        "logs/harmonized/spatial_pattern/{sample}.log",
-    benchmark:
-        "results/benchmarks/harmonized/spatial_pattern/{sample}.tsv"
-    group:
-        "per_sample"
-    threads: 1
-    resources:
-        mem_mb=mem_mb(1500, 20),
-        runtime=runtime(30, 60),
-    conda:
-        "../../envs/views.yaml"
-    script:
-        "../scripts/spatial_autocorrelation.py"
 
 
 rule ctc_enumeration:

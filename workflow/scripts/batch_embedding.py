@@ -5,7 +5,7 @@ import logging
 import anndata as ad
 import pandas as pd
 
-from oncofactor.batch import batch_embedding
+from oncofactor.batch import batch_embedding, subsample
 from oncofactor.io import write_parquet
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -13,8 +13,8 @@ config = snakemake.params.settings
 adatas = []
 for path in snakemake.input:
     adata = ad.read_h5ad(path)
-    if not adata.uns["oncofactor"]["dropped"]:
-        adatas.append(adata)
+    if not adata.uns["oncofactor"]["dropped"]:  # keep only the cells drawn, so memory does not grow with each sample's size
+        adatas.append(subsample(adata, config["batch"]["cells_per_sample"], config["batch"]["seed"]).copy())
 table, mixing = batch_embedding(adatas, config["batch"])
 logging.info("mean same-batch fraction of 15 nearest neighbours: %s", mixing)
 write_parquet(table, snakemake.output.embedding, config)

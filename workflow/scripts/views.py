@@ -6,13 +6,13 @@ import anndata as ad
 import pandas as pd
 
 from oncofactor.io import write_parquet
-from oncofactor.views import build_views, coverage, views_long
+from oncofactor.views import PATTERN_COLUMNS, build_views, coverage, views_long
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 config = snakemake.params.settings
 samples = pd.read_parquet(snakemake.input.samples)
 pseudobulks = ad.concat([ad.read_h5ad(path) for path in snakemake.input.pseudobulk], merge="same")
-patterns = pd.concat([pd.read_parquet(path) for path in snakemake.input.patterns] or [pd.DataFrame(columns=["patient_id", "gene", "morans_i"])])
+patterns = pd.concat([pd.read_parquet(path) for path in snakemake.input.patterns] or [pd.DataFrame(columns=PATTERN_COLUMNS)])
 ctc = pd.read_parquet(snakemake.input.ctc) if config["ctc"]["enumeration"] else None
 mdata = build_views(pseudobulks, patterns, ctc, pd.read_parquet(snakemake.input.clinical), samples, config)
 mdata.write(snakemake.output.views)

@@ -1,0 +1,179 @@
+"""Benchmark the pipeline at a named cohort scale, beside the one-process baseline.
+
+    .venv/bin/python benchmarks/run.py S          # the example cohort
+    .venv/bin/python benchmarks/run.py M          # 50 patients, 5,000 cells and a 3,000-spot section each
+    .venv/bin/python benchmarks/run.py L          # 200 patients, same per patient (on request only)
+
+Simulates the cohort (once) under benchmarks/work/<scale>/, times Snakemake's DAG construction
+(a dry run), runs the pipeline with --cores 2, runs benchmarks/baseline.py under /usr/bin/time,
+times reading each sample's matrix (the floor for harmonization), and writes every rule's
+`benchmark:` TSV with the in-step times to benchmarks/results/<scale>.parquet and a summary to
+benchmarks/results/<scale>.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from oncofactor.simulate import SimulationParams, simulate_cohort
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+SCALES = {
+    "S": SimulationParams(),
+    "M": SimulationParams(patients=50, cells_per_sample=5000, spots_per_section=3000),
+    "L": SimulationParams(patients=200, cells_per_sample=5000, spots_per_section=3000),
+}
+FLOOR_SCRIPT = """
+import sys, time
+import pandas as pd
+from oncofactor.config import load_config
+from oncofactor.harmonize import read_sample
+config = load_config(sys.argv[1])
+samples = pd.read_parquet(sys.argv[2])
+for sample in samples.to_dict("records"):
+    started = time.perf_counter()
+    read_sample(sample, config)
+    print(sample["sample_id"], time.perf_counter() - started, sep="\\t")
+"""
+
+
+def timed(command: list[str], cwd: Path, log: Path) -> float:
+    started = time.perf_counter()
+    with log.open("w") as handle:
+        subprocess.run(command, cwd=cwd, stdout=handle, stderr=subprocess.STDOUT, check=True)
+    return time.perf_counter() - started
+
+
+def benchmark_tables(run: Path) -> pd.DataFrame:
+    """One row per job: stage (the benchmark file's path), seconds, peak RSS (MB), CPU time."""
+    rows = []
+    for path in sorted((run / "results/benchmarks").rglob("*.tsv")):
+        table = pd.read_csv(path, sep="\t")
+        job = str(path.relative_to(run / "results/benchmarks").with_suffix(""))
+        rows.append({"job": job, "s": table["s"].iloc[0], "max_rss_mb": table["max_rss"].iloc[0], "cpu_time": table["cpu_time"].iloc[0]})
+    table = pd.DataFrame(rows)
+    table["stage"] = table["job"].map(stage_of)
+    return table
+
+
+def stage_of(job: str) -> str:
+    parts = job.split("/")
+    if parts[0] == "harmonized" and len(parts) == 2 and parts[1] not in ("gene_map", "tables", "ctc_enumeration", "batch_embedding"):
+        return "harmonize_sample"
+    if parts[0] == "mofa" and parts[1].startswith("restart_"):
+        return "mofa_restart"
+    if parts[0] == "mefisto":
+        return "mefisto_section"
+    return "/".join(parts)
+
+
+def in_step_times(run: Path) -> pd.DataFrame:
+    """harmonize_sample's own timing lines (logs/harmonized/<sample>.log)."""
+    rows = []
+    pattern = re.compile(r"timing: harmonize ([\d.]+) s, write ([\d.]+) s, morans_i ([\d.]+) s, (\d+) observations")
+    for log in sorted((run / "logs/harmonized").glob("*.log")):
+        match = pattern.search(log.read_text())
+        if match:
+            rows.append({"sample_id": log.stem, "harmonize_s": float(match[1]), "write_s": float(match[2]), "morans_i_s": float(match[3]),
+                         "observations": int(match[4])})
+    return pd.DataFrame(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Benchmark the pipeline and the baseline at a cohort scale.")
+    parser.add_argument("scale", choices=sorted(SCALES))
+    parser.add_argument("--no-baseline", action="store_true", help="skip the one-process baseline")
+    args = parser.parse_args()
+    work = REPO / "benchmarks/work" / args.scale
+    cohort, run, baseline = work / "cohort", work / "pipeline", work / "baseline"
+    results = REPO / "benchmarks/results"
+    results.mkdir(parents=True, exist_ok=True)
+    work.mkdir(parents=True, exist_ok=True)
+
+    if not (cohort / "samples.tsv").exists():
+        started = time.perf_counter()
+        simulate_cohort(SCALES[args.scale], cohort)
+        print(f"simulated {args.scale} in {time.perf_counter() - started:.0f} s", flush=True)
+    config = str(cohort / "config.yaml")
+    shutil.rmtree(run, ignore_errors=True)
+    run.mkdir()
+    snakemake = [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--configfile", config, "--cores", "2"]
+    figures = {"scale": args.scale}
+    figures["dag_s"] = timed(snakemake + ["--dry-run", "--quiet", "all"], run, work / "dryrun.log")
+    # First the analysis the baseline does (harmonization, views with Moran's I, MOFA restarts and
+    # model), then the rest (Harmony embedding, clinical analyses, report) in the same folder.
+    figures["pipeline_to_mofa_s"] = timed(snakemake + ["results/mofa/model.hdf5"], run, work / "pipeline_to_mofa.log")
+    figures["pipeline_s"] = figures["pipeline_to_mofa_s"] + timed(snakemake, run, work / "pipeline.log")
+    print(f"pipeline to MOFA {figures['pipeline_to_mofa_s']:.0f} s, whole {figures['pipeline_s']:.0f} s", flush=True)
+
+    if not args.no_baseline:
+        shutil.rmtree(baseline, ignore_errors=True)
+        time_file = work / "baseline.time"
+        command = ["/usr/bin/time", "-f", "%e %M", "-o", str(time_file), str(BIN / "python"), str(REPO / "benchmarks/baseline.py"), "--config", config, "--out", str(baseline)]
+        timed(command, work, work / "baseline.log")
+        wall, peak_kb = time_file.read_text().split()[-2:]
+        figures["baseline_s"], figures["baseline_peak_mb"] = float(wall), int(peak_kb) / 1024
+        print(f"baseline {figures['baseline_s']:.0f} s, {figures['baseline_peak_mb']:.0f} MB", flush=True)
+
+    floor = subprocess.run([str(BIN / "python"), "-c", FLOOR_SCRIPT, config, str(run / "results/inputs/samples.parquet")],
+                           capture_output=True, text=True, check=True)
+    floor = pd.read_csv(io.StringIO(floor.stdout), sep="\t", names=["sample_id", "read_s"])
+    jobs = benchmark_tables(run)
+    steps = in_step_times(run).merge(floor, on="sample_id", how="left")
+    harmonize = jobs[jobs["stage"] == "harmonize_sample"].assign(sample_id=lambda t: t["job"].str.split("/").str[1])
+    steps = steps.merge(harmonize[["sample_id", "s", "max_rss_mb"]], on="sample_id")
+    steps["fixed_s"] = steps["s"] - steps["harmonize_s"] - steps["write_s"] - steps["morans_i_s"]
+    jobs.assign(scale=args.scale).to_parquet(results / f"{args.scale}.parquet", index=False)
+    steps.assign(scale=args.scale).to_parquet(results / f"{args.scale}_harmonize.parquet", index=False)
+    (results / f"{args.scale}.md").write_text(summary(args.scale, figures, jobs, steps))
+    print((results / f"{args.scale}.md").read_text())
+
+
+def summary(scale: str, figures: dict, jobs: pd.DataFrame, steps: pd.DataFrame) -> str:
+    params = SCALES[scale]
+    stages = jobs.groupby("stage").agg(jobs=("s", "size"), total_s=("s", "sum"), median_s=("s", "median"), max_s=("s", "max"),
+                                       max_rss_mb=("max_rss_mb", "max")).sort_values("total_s", ascending=False)
+    cells = steps["observations"].sum()
+    lines = [
+        f"# Benchmark {scale}: {params.patients} patients, {params.cells_per_sample} cells per scRNA sample, "
+        f"{params.spots_per_section} spots per section, {params.genes} genes; 2 cores",
+        "",
+        f"- Snakemake DAG construction and scheduling (dry run): {figures['dag_s']:.1f} s",
+        f"- pipeline wall time to the MOFA model (the baseline's analysis): {figures['pipeline_to_mofa_s']:.0f} s; whole pipeline "
+        f"(with Harmony embedding, clinical analyses, report): {figures['pipeline_s']:.0f} s",
+        f"- largest job peak RSS: {jobs['max_rss_mb'].max():.0f} MB ({jobs.loc[jobs['max_rss_mb'].idxmax(), 'job']}); largest per-sample job: "
+        f"{steps['max_rss_mb'].max():.0f} MB",
+    ]
+    if "baseline_s" in figures:
+        lines += [
+            f"- baseline (one process): {figures['baseline_s']:.0f} s, peak RSS {figures['baseline_peak_mb']:.0f} MB",
+            f"- pipeline to MOFA / baseline wall time: {figures['pipeline_to_mofa_s'] / figures['baseline_s']:.2f}; largest job / baseline peak RSS: "
+            f"{jobs['max_rss_mb'].max() / figures['baseline_peak_mb']:.2f}",
+        ]
+    lines += [
+        f"- harmonization: {cells} observations in {steps['s'].sum():.0f} job-seconds ({cells / steps['s'].sum():.0f} per second per core, "
+        f"{cells / steps['harmonize_s'].sum():.0f} per second in-step)",
+        f"- per harmonize_sample job: fixed cost (interpreter, imports, Snakemake) median {steps['fixed_s'].median():.2f} s, "
+        f"max {steps['fixed_s'].max():.2f} s; in-step / read floor median {(steps['harmonize_s'] / steps['read_s']).median():.2f}, "
+        f"max {(steps['harmonize_s'] / steps['read_s']).max():.2f}",
+        "",
+        "```",
+        stages.round(1).to_string(),
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
