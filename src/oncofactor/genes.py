@@ -121,9 +121,12 @@ def harmonize_genes(adata: ad.AnnData, namespace: str, gene_map: pd.DataFrame) -
     report.loc[repeated, "action"] = "summed"
 
     names = pd.Index(pd.unique(report.loc[kept, "harmonized_id"]))
-    columns = names.get_indexer(report.loc[kept, "harmonized_id"])
-    aggregate = sp.csr_matrix((np.ones(kept.sum(), dtype=np.float32), (np.flatnonzero(kept), columns)), shape=(len(report), len(names)))
-    counts = sp.csr_matrix(adata.X) @ aggregate
+    if kept.all() and not repeated.any():  # nothing to drop or sum: the usual case, no matrix product needed
+        counts = sp.csr_matrix(adata.X)
+    else:
+        columns = names.get_indexer(report.loc[kept, "harmonized_id"])
+        aggregate = sp.csr_matrix((np.ones(kept.sum(), dtype=np.float32), (np.flatnonzero(kept), columns)), shape=(len(report), len(names)))
+        counts = sp.csr_matrix(adata.X) @ aggregate
 
     first = features[kept].groupby(report.loc[kept, "harmonized_id"].to_numpy(), sort=False).first()
     var = pd.DataFrame(index=names)

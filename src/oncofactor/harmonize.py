@@ -149,13 +149,14 @@ def harmonize_sample(sample: Mapping, config: dict, gene_map: pd.DataFrame) -> H
     metrics = qc_metrics(adata)
     settings = config["qc"][modality]
     passed = passes_qc(metrics, settings)
-    adata.layers["counts"] = adata.X.copy()
-    adata.X = log_normalize(adata.X)
     adata.obs = adata.obs.join(metrics)
     for column in ("sample_id", "patient_id", "modality", "batch", "timepoint"):
         value = sample.get(column)
         adata.obs[column] = value if isinstance(value, str) else ""
+    # Subset first, then normalize only the kept observations; counts and X are separate matrices.
     kept = adata[passed].copy()
+    kept.layers["counts"] = kept.X
+    kept.X = log_normalize(kept.X)
 
     if modality == "scrna":
         annotate(kept, config["cell_types"], _labels_for(sample, raw, config["cell_types"]))
