@@ -9,8 +9,8 @@ if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
     exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
-apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 || {
+apt-get install -y chromium >/dev/null 2>&1 || {
     apt-get update >/dev/null
-    apt-get install -y --no-install-recommends chromium >/dev/null
+    apt-get install -y chromium >/dev/null
 }
 command -v chromium >/dev/null
