@@ -45,6 +45,32 @@ def example_run(tmp_path_factory) -> Path:
     return workdir
 
 
+def trained_cll(shared_data: Path, outfile: Path, **clinical):
+    """MOFA (seed 1, default settings) on the CLL drug-response and mutation views.
+
+    `clinical` adds keys to the config's clinical section. Returns the config, the model and its
+    factor summary.
+    """
+    import mudata
+
+    from oncofactor.mofa import prepare_views, read_model, summarize_factors, train
+    from oncofactor.views import extra_view
+
+    folder = shared_data / "bioFAM_cellij/cellij/data"
+    config = check_config({
+        "clinical": {"path": str(folder / "cll_metadata.csv"), "id_column": "Sample", **clinical},
+        "extra_views": [
+            {"name": "drugs", "path": str(folder / "cll_drugs.csv"), "orientation": "features_by_samples"},
+            {"name": "mutations", "path": str(folder / "cll_mutations.csv"), "orientation": "features_by_samples", "likelihood": "bernoulli"},
+        ],
+    })
+    mdata = mudata.MuData({view["name"]: extra_view(view) for view in config["extra_views"]})
+    mdata.obs["group"] = "all"
+    train(prepare_views(mdata, config["mofa"]), config["mofa"], 1, str(outfile))
+    model = read_model(str(outfile))
+    return config, model, summarize_factors(model, config["mofa"]["min_r2"])
+
+
 @pytest.fixture
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():

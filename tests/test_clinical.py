@@ -16,6 +16,7 @@ from oncofactor.clinical import (
     response_levels,
     strata_survival,
 )
+from conftest import trained_cll
 from oncofactor.config import check_config
 from oncofactor.genesets import enrichment, read_gmt
 from oncofactor.validation import validate_inputs
@@ -213,25 +214,10 @@ def test_enrichment_finds_the_set_carrying_the_weights():
 
 def test_cll_associations_find_ighv_and_test_survival(shared_data, tmp_path):
     """The CLL cohort: the IGHV factor comes out of the association table; overall survival (T6, died) is tested."""
-    import mudata
+    from oncofactor.mofa import result_tables, stability
 
-    from oncofactor.mofa import prepare_views, read_model, result_tables, stability, summarize_factors, train
-    from oncofactor.views import extra_view
-
-    folder = shared_data / "bioFAM_cellij/cellij/data"
-    config = check_config({
-        "clinical": {"path": str(folder / "cll_metadata.csv"), "id_column": "Sample", "categorical": ["IGHV", "Gender"],
-                     "numeric": ["Age4Main"], "survival_time": "T6", "survival_event": "died"},
-        "extra_views": [
-            {"name": "drugs", "path": str(folder / "cll_drugs.csv"), "orientation": "features_by_samples"},
-            {"name": "mutations", "path": str(folder / "cll_mutations.csv"), "orientation": "features_by_samples", "likelihood": "bernoulli"},
-        ],
-    })
-    mdata = mudata.MuData({view["name"]: extra_view(view) for view in config["extra_views"]})
-    mdata.obs["group"] = "all"
-    train(prepare_views(mdata, config["mofa"]), config["mofa"], 1, str(tmp_path / "cll.hdf5"))
-    model = read_model(str(tmp_path / "cll.hdf5"))
-    summary = summarize_factors(model, config["mofa"]["min_r2"])
+    config, model, summary = trained_cll(shared_data, tmp_path / "cll.hdf5", categorical=["IGHV", "Gender"], numeric=["Age4Main"],
+                                         survival_time="T6", survival_event="died")
     tables = result_tables(model, summary, stability(model.factors[list(summary.mapping.values())], []), config["mofa"], 1)
     clinical = validate_inputs(config).clinical
     table = associations(factor_matrix(tables["factors"]), clinical, config)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import BIN
+from conftest import BIN, trained_cll
 from oncofactor.config import check_config
 from oncofactor.mofa import (
     MofaData,
@@ -189,23 +189,8 @@ def test_cll_cohort_has_an_ighv_factor(shared_data, tmp_path):
     """MOFA on the CLL drug-response and mutation views finds a factor that separates IGHV status."""
     from scipy.stats import mannwhitneyu
 
-    from oncofactor.views import extra_view
-
+    config, model, summary = trained_cll(shared_data, tmp_path / "cll.hdf5")
     folder = shared_data / "bioFAM_cellij/cellij/data"
-    config = check_config(
-        {
-            "clinical": {"path": str(folder / "cll_metadata.csv"), "id_column": "Sample"},
-            "extra_views": [
-                {"name": "drugs", "path": str(folder / "cll_drugs.csv"), "orientation": "features_by_samples"},
-                {"name": "mutations", "path": str(folder / "cll_mutations.csv"), "orientation": "features_by_samples", "likelihood": "bernoulli"},
-            ],
-        }
-    )
-    mdata = mudata.MuData({view["name"]: extra_view(view) for view in config["extra_views"]})
-    mdata.obs["group"] = "all"
-    train(prepare_views(mdata, config["mofa"]), config["mofa"], 1, str(tmp_path / "cll.hdf5"))
-    model = read_model(str(tmp_path / "cll.hdf5"))
-    summary = summarize_factors(model, config["mofa"]["min_r2"])
     ighv = pd.read_csv(folder / "cll_metadata.csv").set_index("Sample")["IGHV"].reindex(model.factors.index)
     known = ighv.notna()
     mutated = (ighv[known] == "M").to_numpy()

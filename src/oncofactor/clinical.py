@@ -8,15 +8,12 @@ needs it and counted; nothing is imputed except clinical covariates inside the p
 
 from __future__ import annotations
 
-import logging
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import stats
-
-log = logging.getLogger(__name__)
 
 Z_95 = stats.norm.ppf(0.975)
 
