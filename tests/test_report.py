@@ -94,7 +94,7 @@ def test_snakemake_report_groups_figures_by_category(example_run):
     page = (example_run / "report.html").read_text()
     for category in ("Inputs and QC", "Harmonization", "Integration", "Clinical"):
         assert category in page
-    for figure in ("variance_explained.png", "kaplan_meier.png", "roc.png", "oncofactor_report.html"):
+    for figure in ("variance_explained.png", "kaplan_meier.png", "roc.png", "oncofactor_report.html", "associations.parquet", "qc.parquet"):
         assert figure in page
 
 

@@ -10,7 +10,7 @@ rule clinical_associations:
         factors="results/mofa/factors.parquet",
         clinical="results/inputs/clinical.parquet",
     output:
-        "results/clinical/associations.parquet",
+        report("results/clinical/associations.parquet", caption="../report/associations_table.rst", category="Clinical"),
     params:
         settings=settings("clinical", "outcome"),
     log:
@@ -33,7 +33,7 @@ rule response_prediction:
         stability="results/mofa/stability.parquet",
         clinical="results/inputs/clinical.parquet",
     output:
-        performance="results/clinical/response_prediction.parquet",
+        performance=report("results/clinical/response_prediction.parquet", caption="../report/response_prediction_table.rst", category="Clinical"),
         roc="results/clinical/response_roc.parquet",
         coefficients="results/clinical/response_coefficients.parquet",
     params:
@@ -58,7 +58,7 @@ rule patient_strata:
         stability="results/mofa/stability.parquet",
         clinical="results/inputs/clinical.parquet",
     output:
-        strata="results/clinical/strata.parquet",
+        strata=report("results/clinical/strata.parquet", caption="../report/strata_table.rst", category="Clinical"),
         selection="results/clinical/strata_selection.parquet",
         curves="results/clinical/kaplan_meier.parquet" if HAS_SURVIVAL else [],
         test="results/clinical/strata_logrank.parquet" if HAS_SURVIVAL else [],
@@ -83,7 +83,7 @@ rule feature_set_enrichment:
         weights="results/mofa/weights.parquet",
         gmt=config["feature_sets"]["gmt"],
     output:
-        "results/clinical/feature_set_enrichment.parquet",
+        report("results/clinical/feature_set_enrichment.parquet", caption="../report/feature_set_enrichment_table.rst", category="Clinical"),
     params:
         settings=settings("feature_sets"),
     log:

@@ -2,6 +2,7 @@
 # Validation runs while the workflow is parsed, so bad inputs stop the run before any job starts
 # and before results/ is created; every problem is listed at once.
 
+import mimetypes
 import os
 import sys
 from datetime import datetime, timezone
@@ -36,6 +37,10 @@ if INPUTS.errors:
         f"{len(INPUTS.errors)} error(s) in the inputs; nothing was run. Fix them and run again:\n"
         + "\n".join(str(problem) for problem in INPUTS.errors)
     )
+
+
+# Parquet tables in `snakemake --report` are offered for download under their registered type.
+mimetypes.add_type("application/vnd.apache.parquet", ".parquet")
 
 
 # The run's command line and times go to RUN_RECORD (the Snakefile's onstart and onsuccess handlers).

@@ -63,7 +63,7 @@ rule harmonization_tables:
         qc=expand("results/harmonized/qc/{sample}.parquet", sample=SAMPLES.index),
         genes=expand("results/harmonized/genes/{sample}.parquet", sample=SAMPLES.index),
     output:
-        qc="results/harmonized/qc.parquet",
+        qc=report("results/harmonized/qc.parquet", caption="../report/qc_table.rst", category="Inputs and QC"),
         genes="results/harmonized/gene_harmonization.parquet",
     params:
         settings=settings("qc"),
