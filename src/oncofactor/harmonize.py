@@ -134,10 +134,13 @@ def _labels_for(sample: Mapping, adata: ad.AnnData, settings: dict) -> pd.Series
     return labels
 
 
-def harmonize_sample(sample: Mapping, config: dict, gene_map: pd.DataFrame) -> HarmonizedSample:
-    """Read one sample and harmonize it (genes, QC, normalization, cell types); see HarmonizedSample."""
+def harmonize_sample(sample: Mapping, config: dict, gene_map: pd.DataFrame, raw: ad.AnnData | None = None) -> HarmonizedSample:
+    """Read one sample and harmonize it (genes, QC, normalization, cell types); see HarmonizedSample.
+
+    raw: the sample as `read_sample` returns it, when the caller has read it already (to time the read).
+    """
     modality, sample_id = sample["modality"], sample["sample_id"]
-    raw = read_sample(sample, config)
+    raw = read_sample(sample, config) if raw is None else raw
     notes = list(raw.uns.get("oncofactor_notes", []))
     species = detect_species(feature_table(raw.var))
     adata, genes = harmonize_genes(raw, config["genes"]["namespace"], gene_map)
