@@ -55,26 +55,16 @@ def timed(command: list[str], cwd: Path, log: Path) -> float:
 
 
 def benchmark_tables(run: Path) -> pd.DataFrame:
-    """One row per job: stage (the benchmark file's path), seconds, peak RSS (MB), CPU time."""
+    """One row per job: job (the benchmark file's path under results/benchmarks), stage (its rule,
+    which names the file or the folder of a rule's per-wildcard files), seconds, peak RSS (MB), CPU time."""
     rows = []
     for path in sorted((run / "results/benchmarks").rglob("*.tsv")):
         table = pd.read_csv(path, sep="\t")
         job = str(path.relative_to(run / "results/benchmarks").with_suffix(""))
         rows.append({"job": job, "s": table["s"].iloc[0], "max_rss_mb": table["max_rss"].iloc[0], "cpu_time": table["cpu_time"].iloc[0]})
     table = pd.DataFrame(rows)
-    table["stage"] = table["job"].map(stage_of)
+    table["stage"] = table["job"].str.split("/").str[0]
     return table
-
-
-def stage_of(job: str) -> str:
-    parts = job.split("/")
-    if parts[0] == "harmonized" and len(parts) == 2 and parts[1] not in ("gene_map", "tables", "ctc_enumeration", "batch_embedding"):
-        return "harmonize_sample"
-    if parts[0] == "mofa" and parts[1].startswith("restart_"):
-        return "mofa_restart"
-    if parts[0] == "mefisto":
-        return "mefisto_section"
-    return "/".join(parts)
 
 
 def in_step_times(run: Path) -> pd.DataFrame:

@@ -21,7 +21,7 @@ def test_every_job_of_a_run_has_a_benchmark(example_run):
     stages = jobs["stage"].value_counts()
     assert stages["harmonize_sample"] == len(samples)
     assert stages["mofa_restart"] == 5
-    for stage in ("validated_inputs", "integration/views", "mofa/model", "clinical/associations", "report/html", "provenance"):
+    for stage in ("validated_inputs", "views", "mofa_model", "clinical_associations", "html_report", "provenance"):
         assert stages[stage] == 1, stage
     assert (jobs["s"] > 0).all() and (jobs["max_rss_mb"] > 0).all()
 

@@ -54,6 +54,13 @@ def check_config(config: dict, source: str = "config") -> dict:
     return filled
 
 
+def named_tables(config: dict) -> list[str]:
+    """The tables a checked config names: sample sheet, clinical table, CTC enumeration, extra views
+    (those it names, in that order)."""
+    tables = [config["samples"], config["clinical"]["path"], config["ctc"]["enumeration"]]
+    return [table for table in tables if table] + [view["path"] for view in config["extra_views"]]
+
+
 def load_config(path: str | Path) -> dict:
     """Read a YAML config file and check it (see `check_config`)."""
     path = Path(path)

@@ -10,15 +10,14 @@ from pathlib import Path
 import pandas as pd
 
 from oncofactor import __version__
+from oncofactor.config import named_tables
 
 
-def input_files(config: dict, samples: pd.DataFrame) -> list[str]:
+def input_files(config: dict, sample_paths: list[str]) -> list[str]:
     """Every input file of a run: the tables the config names, each sample's file or every file under
     its folder (MEX, Space Ranger outs), and the GMT files. Sorted, without repeats."""
-    tables = [config["samples"], config["clinical"]["path"], config["ctc"]["enumeration"]]
-    tables += [view["path"] for view in config["extra_views"]] + list(config["feature_sets"]["gmt"])
-    files = {str(Path(path)) for path in tables if path}
-    for path in samples["path"]:
+    files = {str(Path(path)) for path in named_tables(config) + list(config["feature_sets"]["gmt"])}
+    for path in sample_paths:
         path = Path(path)
         files |= {str(p) for p in path.rglob("*") if p.is_file()} if path.is_dir() else {str(path)}
     return sorted(files)

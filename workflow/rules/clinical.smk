@@ -16,7 +16,7 @@ rule clinical_associations:
     log:
         "logs/clinical/associations.log",
     benchmark:
-        "results/benchmarks/clinical/associations.tsv"
+        "results/benchmarks/clinical_associations.tsv"
     threads: 1
     resources:
         mem_mb=mem_mb(1000, 10),
@@ -41,7 +41,7 @@ rule response_prediction:
     log:
         "logs/clinical/response_prediction.log",
     benchmark:
-        "results/benchmarks/clinical/response_prediction.tsv"
+        "results/benchmarks/response_prediction.tsv"
     threads: 1
     resources:
         mem_mb=mem_mb(1000, 10),
@@ -67,7 +67,7 @@ rule patient_strata:
     log:
         "logs/clinical/patient_strata.log",
     benchmark:
-        "results/benchmarks/clinical/patient_strata.tsv"
+        "results/benchmarks/patient_strata.tsv"
     threads: 1
     resources:
         mem_mb=mem_mb(1000, 10),
@@ -89,7 +89,7 @@ rule feature_set_enrichment:
     log:
         "logs/clinical/feature_set_enrichment.log",
     benchmark:
-        "results/benchmarks/clinical/feature_set_enrichment.tsv"
+        "results/benchmarks/feature_set_enrichment.tsv"
     threads: 1
     resources:
         mem_mb=mem_mb(1000, 5),

@@ -20,7 +20,7 @@ SRC = str(REPO / "src")
 sys.path.insert(0, SRC)
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")]))
 
-from oncofactor.config import ConfigError, check_config
+from oncofactor.config import ConfigError, check_config, named_tables
 from oncofactor.provenance import write_run_record
 from oncofactor.validation import validate_inputs
 
@@ -66,8 +66,7 @@ def settings(*sections):
 
 def input_tables():
     """The tables the config names, so that editing one reruns the jobs that read it."""
-    tables = [config["samples"], config["clinical"]["path"], config["ctc"]["enumeration"]]
-    return [table for table in tables if table] + [view["path"] for view in config["extra_views"]]
+    return named_tables(config)
 
 
 def mem_mb(base, per_input_mb=0.0):

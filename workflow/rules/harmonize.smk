@@ -16,7 +16,7 @@ rule gene_map:
     log:
         "logs/harmonized/gene_map.log",
     benchmark:
-        "results/benchmarks/harmonized/gene_map.tsv"
+        "results/benchmarks/gene_map.tsv"
     threads: 1
     resources:
         mem_mb=mem_mb(2000),
@@ -45,7 +45,7 @@ rule harmonize_sample:
     log:
         "logs/harmonized/{sample}.log",
     benchmark:
-        "results/benchmarks/harmonized/{sample}.tsv"
+        "results/benchmarks/harmonize_sample/{sample}.tsv"
     threads: 1
     resources:
         mem_mb=mem_mb(1000, 12),  # compressed counts expand about 10-fold in memory
@@ -70,7 +70,7 @@ rule harmonization_tables:
     log:
         "logs/harmonized/tables.log",
     benchmark:
-        "results/benchmarks/harmonized/tables.tsv"
+        "results/benchmarks/harmonization_tables.tsv"
     threads: 1
     resources:
         mem_mb=mem_mb(2000, 0.2),

@@ -13,7 +13,7 @@ rule mofa_restart:
     log:
         "logs/mofa/restart_{seed}.log",
     benchmark:
-        "results/benchmarks/mofa/restart_{seed}.tsv"
+        "results/benchmarks/mofa_restart/{seed}.tsv"
     wildcard_constraints:
         seed=r"\d+",
     threads: 1
@@ -44,7 +44,7 @@ rule mofa_model:
     log:
         "logs/mofa/model.log",
     benchmark:
-        "results/benchmarks/mofa/model.tsv"
+        "results/benchmarks/mofa_model.tsv"
     threads: 1
     resources:
         mem_mb=mem_mb(3000, 20),
@@ -67,7 +67,7 @@ rule mefisto_section:
     log:
         "logs/mefisto/{sample}.log",
     benchmark:
-        "results/benchmarks/mefisto/{sample}.tsv"
+        "results/benchmarks/mefisto_section/{sample}.tsv"
     threads: 1
     resources:
         mem_mb=mem_mb(2000, 20),

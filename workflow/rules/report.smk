@@ -1,14 +1,10 @@
 # Provenance, report figures (snakemake --report) and the standalone HTML report.
 
 
-def sample_paths():
-    return SAMPLES["path"].tolist()
-
-
 rule provenance:
     input:
         tables=input_tables() + config["feature_sets"]["gmt"],
-        samples=sample_paths(),
+        samples=SAMPLES["path"].tolist(),
     output:
         config="results/provenance/config.yaml",
         inputs="results/provenance/input_checksums.parquet",
@@ -76,7 +72,7 @@ rule report_figures:
     log:
         "logs/report/figures.log",
     benchmark:
-        "results/benchmarks/report/figures.tsv"
+        "results/benchmarks/report_figures.tsv"
     threads: 1
     resources:
         mem_mb=mem_mb(1000, 5),
@@ -104,7 +100,7 @@ rule html_report:
     log:
         "logs/report/html.log",
     benchmark:
-        "results/benchmarks/report/html.tsv"
+        "results/benchmarks/html_report.tsv"
     threads: 1
     resources:
         mem_mb=mem_mb(1000, 3),

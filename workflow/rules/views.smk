@@ -14,7 +14,7 @@ rule ctc_enumeration:
     log:
         "logs/harmonized/ctc_enumeration.log",
     benchmark:
-        "results/benchmarks/harmonized/ctc_enumeration.tsv"
+        "results/benchmarks/ctc_enumeration.tsv"
     threads: 1
     resources:
         mem_mb=mem_mb(1000, 10),
@@ -43,7 +43,7 @@ rule views:
     log:
         "logs/integration/views.log",
     benchmark:
-        "results/benchmarks/integration/views.tsv"
+        "results/benchmarks/views.tsv"
     threads: 1
     resources:
         mem_mb=mem_mb(3000, 3),
@@ -69,7 +69,7 @@ rule batch_embedding:
     log:
         "logs/harmonized/batch_embedding.log",
     benchmark:
-        "results/benchmarks/harmonized/batch_embedding.tsv"
+        "results/benchmarks/batch_embedding.tsv"
     threads: 1
     resources:
         mem_mb=lambda wildcards, attempt: (2000 + 2 * config["batch"]["cells_per_sample"] * len(SCRNA_SAMPLES) // 100) * attempt,

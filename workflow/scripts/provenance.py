@@ -2,7 +2,6 @@
 
 import logging
 
-import pandas as pd
 import yaml
 
 from oncofactor.io import write_parquet
@@ -12,7 +11,7 @@ logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asc
 config = snakemake.params.settings
 with open(snakemake.output.config, "w") as handle:
     yaml.safe_dump(config, handle, sort_keys=False)
-files = input_files(config, pd.DataFrame({"path": snakemake.input.samples}))
+files = input_files(config, snakemake.input.samples)
 write_parquet(checksums(files), snakemake.output.inputs, config)
 write_parquet(package_versions(), snakemake.output.packages, config)
 with open(snakemake.output.pipeline, "w") as handle:
