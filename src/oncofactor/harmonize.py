@@ -86,9 +86,15 @@ def cohort_gene_map(samples: pd.DataFrame, config: dict) -> pd.DataFrame:
     Raises CohortError when samples of different species are mixed and the config does not allow it.
     """
     tables, species = {}, {}
+    # Samples aligned to one reference list the same features: clean and classify each list once.
+    known: dict[tuple, tuple[pd.DataFrame, str]] = {}
     for sample in samples.to_dict("records"):
-        tables[sample["sample_id"]] = feature_table(read_sample_features(sample, config))
-        species[sample["sample_id"]] = detect_species(tables[sample["sample_id"]])
+        features = read_sample_features(sample, config)
+        key = (tuple(features["gene_id"]), tuple(features["gene_symbol"]))
+        if key not in known:
+            table = feature_table(features)
+            known[key] = table, detect_species(table)
+        tables[sample["sample_id"]], species[sample["sample_id"]] = known[key]
     found = pd.Series(species, dtype=object)
     known = found[found != "unknown"]
     if known.nunique() > 1 and not config["genes"]["allow_mixed_species"]:

@@ -18,7 +18,6 @@ import anndata as ad
 import h5py
 import numpy as np
 import pandas as pd
-import scipy.io
 import scipy.sparse as sp
 
 from oncofactor.formats import visium_outs, visium_positions
@@ -94,9 +93,12 @@ def _first(folder: Path, names: tuple[str, ...]) -> Path:
 
 def read_10x_mtx(folder: str | Path) -> ad.AnnData:
     """Cell Ranger MEX folder: v3 (features.tsv.gz with id, name, type) or v2 (genes.tsv with id, name)."""
+    # Imported here: scipy.io costs every harmonization job ~50 ms to import, and only MEX needs it.
+    from scipy.io import mmread
+
     folder = Path(folder)
     with _open_text(_first(folder, ("matrix.mtx.gz", "matrix.mtx"))) as handle:
-        counts = scipy.io.mmread(handle)
+        counts = mmread(handle)
     features = pd.read_csv(
         _first(folder, ("features.tsv.gz", "features.tsv", "genes.tsv.gz", "genes.tsv")), sep="\t", header=None, dtype=str
     )
@@ -209,8 +211,9 @@ def read_count_table(
     path = Path(path)
     separator = "\t" if any(s in (".tsv", ".txt") for s in path.suffixes) else ","
     table = pd.read_csv(path, sep=separator)
-    numeric = [c for c in table.columns if pd.api.types.is_numeric_dtype(table[c])]
-    text = [c for c in table.columns if c not in numeric]
+    # From the dtypes, in one pass: a full-length CTC table has tens of thousands of gene columns.
+    is_numeric = table.dtypes.map(pd.api.types.is_numeric_dtype).to_numpy(dtype=bool)
+    numeric, text = table.columns[is_numeric].tolist(), table.columns[~is_numeric].tolist()
     if not text:
         raise SampleReadError(f"{path}: no column of gene or cell names (every column is numeric)")
     if orientation == "auto":
