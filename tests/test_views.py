@@ -160,6 +160,51 @@ def test_view_modality():
     ]
 
 
+def _sklearn_spot_graph(coordinates, n_neighbors):
+    from sklearn.neighbors import kneighbors_graph
+
+    graph = kneighbors_graph(coordinates, n_neighbors=n_neighbors, include_self=False)
+    return sp.csr_matrix(((graph + graph.T) > 0).astype(np.float64))
+
+
+def _visium_pixels(side: int) -> np.ndarray:
+    """Spot centres of a Visium-like hexagonal lattice in full-resolution pixels, rounded as Space Ranger writes them."""
+    rows, cols = np.divmod(np.arange(side * side), side)
+    array_col = 2 * cols + (rows % 2)
+    return np.column_stack([np.round(600 + array_col * 80.0), np.round(600 + rows * 138.6)])
+
+
+@pytest.mark.parametrize(
+    "coordinates",
+    [
+        np.random.default_rng(1).uniform(0, 10, (500, 2)),
+        _visium_pixels(40),
+        np.vstack([_visium_pixels(12), _visium_pixels(12)[:30]]),  # spots sharing coordinates
+    ],
+    ids=["random", "visium_lattice", "duplicated_spots"],
+)
+def test_spot_graph_links_each_spot_to_its_nearest(coordinates):
+    from scipy.spatial.distance import cdist
+
+    from oncofactor.views import spot_graph
+
+    graph = spot_graph(coordinates, 6)
+    distances = cdist(coordinates, coordinates)
+    np.fill_diagonal(distances, np.inf)
+    sixth_nearest = np.sort(distances, axis=1)[:, 5]
+    # Before symmetrizing, each spot chose 6 others, none farther than its sixth nearest; symmetrizing
+    # only adds the spots that chose it.
+    chosen_by = graph.multiply(distances <= sixth_nearest[:, None] + 1e-9)
+    assert graph.diagonal().sum() == 0 and (graph != graph.T).nnz == 0
+    assert (np.asarray(chosen_by.sum(axis=1)).ravel() >= 6).all()
+    theirs = _sklearn_spot_graph(coordinates, 6)
+    unique_distances = all(np.sum(np.isclose(row, row[5])) == 1 for row in np.sort(distances, axis=1)[:, :7])
+    if unique_distances:  # without ties at the sixth distance the graph is scikit-learn's exactly
+        assert (graph != theirs).nnz == 0
+    else:  # equidistant spots may be chosen in another order
+        assert abs(graph.nnz - theirs.nnz) <= 0.05 * theirs.nnz
+
+
 def test_morans_i_equals_scanpys():
     import scanpy as sc
     from sklearn.neighbors import kneighbors_graph
@@ -174,4 +219,5 @@ def test_morans_i_equals_scanpys():
     values = np.vstack([smooth, rng.normal(0, 1, (50, 400))])
     ours = morans_i(graph, values, block=7)
     assert ours == pytest.approx(np.asarray(sc.metrics.morans_i(graph, vals=values)), abs=1e-10)
+    assert morans_i(graph, sp.csr_matrix(values), block=7) == pytest.approx(ours, abs=1e-12)
     assert (ours[:3] > 0.5).all() and np.abs(ours[3:]).max() < 0.2
