@@ -3,6 +3,11 @@
     .venv/bin/python benchmarks/run.py S          # the example cohort
     .venv/bin/python benchmarks/run.py M          # 50 patients, 5,000 cells and a 3,000-spot section each
     .venv/bin/python benchmarks/run.py L          # 200 patients, same per patient (on request only)
+    .venv/bin/python benchmarks/run.py M --genes 20000   # M with a whole transcriptome's genes
+
+The scales simulate 1,000 genes by default (about 410 detected per cell); --genes 20000 gives about
+1,600 detected genes per cell and 2,100 per spot from the same ~2,500 and ~4,000 UMIs, as in real
+10x data, and names the run <scale>-<genes>genes.
 
 Simulates the cohort (once) under benchmarks/work/<scale>/, times Snakemake's DAG construction
 (a dry run), runs the pipeline with --cores 2, runs benchmarks/baseline.py under /usr/bin/time,
@@ -14,6 +19,7 @@ benchmarks/results/<scale>.md.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
 import re
 import shutil
@@ -82,9 +88,12 @@ def in_step_times(run: Path) -> pd.DataFrame:
 def main() -> None:
     parser = argparse.ArgumentParser(description="Benchmark the pipeline and the baseline at a cohort scale.")
     parser.add_argument("scale", choices=sorted(SCALES))
+    parser.add_argument("--genes", type=int, default=SCALES["S"].genes, help="genes simulated")
     parser.add_argument("--no-baseline", action="store_true", help="skip the one-process baseline")
     args = parser.parse_args()
-    work = REPO / "benchmarks/work" / args.scale
+    params = dataclasses.replace(SCALES[args.scale], genes=args.genes)
+    name = args.scale if args.genes == SCALES["S"].genes else f"{args.scale}-{args.genes}genes"
+    work = REPO / "benchmarks/work" / name
     cohort, run, baseline = work / "cohort", work / "pipeline", work / "baseline"
     results = REPO / "benchmarks/results"
     results.mkdir(parents=True, exist_ok=True)
@@ -92,13 +101,13 @@ def main() -> None:
 
     if not (cohort / "samples.tsv").exists():
         started = time.perf_counter()
-        simulate_cohort(SCALES[args.scale], cohort)
-        print(f"simulated {args.scale} in {time.perf_counter() - started:.0f} s", flush=True)
+        simulate_cohort(params, cohort)
+        print(f"simulated {name} in {time.perf_counter() - started:.0f} s", flush=True)
     config = str(cohort / "config.yaml")
     shutil.rmtree(run, ignore_errors=True)
     run.mkdir()
     snakemake = [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--configfile", config, "--cores", "2"]
-    figures = {"scale": args.scale}
+    figures = {"scale": name}
     figures["dag_s"] = timed(snakemake + ["--dry-run", "--quiet", "all"], run, work / "dryrun.log")
     # First the analysis the baseline does (harmonization, views with Moran's I, MOFA restarts and
     # model), then the rest (Harmony embedding, clinical analyses, report) in the same folder.
@@ -110,10 +119,13 @@ def main() -> None:
         shutil.rmtree(baseline, ignore_errors=True)
         time_file = work / "baseline.time"
         command = ["/usr/bin/time", "-f", "%e %M", "-o", str(time_file), str(BIN / "python"), str(REPO / "benchmarks/baseline.py"), "--config", config, "--out", str(baseline)]
-        timed(command, work, work / "baseline.log")
+        with (work / "baseline.log").open("w") as handle:
+            finished = subprocess.run(command, cwd=work, stdout=handle, stderr=subprocess.STDOUT)
+        # /usr/bin/time writes its figures also when the baseline fails (for example killed for memory).
         wall, peak_kb = time_file.read_text().split()[-2:]
         figures["baseline_s"], figures["baseline_peak_mb"] = float(wall), int(peak_kb) / 1024
-        print(f"baseline {figures['baseline_s']:.0f} s, {figures['baseline_peak_mb']:.0f} MB", flush=True)
+        figures["baseline_exit"] = finished.returncode
+        print(f"baseline {figures['baseline_s']:.0f} s, {figures['baseline_peak_mb']:.0f} MB, exit {finished.returncode}", flush=True)
 
     floor = subprocess.run([str(BIN / "python"), "-c", FLOOR_SCRIPT, config, str(run / "results/inputs/samples.parquet")],
                            capture_output=True, text=True, check=True)
@@ -124,14 +136,13 @@ def main() -> None:
     steps = steps.merge(harmonize[["sample_id", "s", "max_rss_mb"]], on="sample_id")
     steps["in_step_s"] = steps["job_read_s"] + steps["harmonize_s"]  # reading and harmonizing, as the step does
     steps["fixed_s"] = steps["s"] - steps["in_step_s"] - steps["write_s"] - steps["morans_i_s"]
-    jobs.assign(scale=args.scale).to_parquet(results / f"{args.scale}.parquet", index=False)
-    steps.assign(scale=args.scale).to_parquet(results / f"{args.scale}_harmonize.parquet", index=False)
-    (results / f"{args.scale}.md").write_text(summary(args.scale, figures, jobs, steps))
-    print((results / f"{args.scale}.md").read_text())
+    jobs.assign(scale=name).to_parquet(results / f"{name}.parquet", index=False)
+    steps.assign(scale=name).to_parquet(results / f"{name}_harmonize.parquet", index=False)
+    (results / f"{name}.md").write_text(summary(name, params, figures, jobs, steps))
+    print((results / f"{name}.md").read_text())
 
 
-def summary(scale: str, figures: dict, jobs: pd.DataFrame, steps: pd.DataFrame) -> str:
-    params = SCALES[scale]
+def summary(scale: str, params: SimulationParams, figures: dict, jobs: pd.DataFrame, steps: pd.DataFrame) -> str:
     stages = jobs.groupby("stage").agg(jobs=("s", "size"), total_s=("s", "sum"), median_s=("s", "median"), max_s=("s", "max"),
                                        max_rss_mb=("max_rss_mb", "max")).sort_values("total_s", ascending=False)
     cells = steps["observations"].sum()
@@ -145,7 +156,12 @@ def summary(scale: str, figures: dict, jobs: pd.DataFrame, steps: pd.DataFrame) 
         f"- largest job peak RSS: {jobs['max_rss_mb'].max():.0f} MB ({jobs.loc[jobs['max_rss_mb'].idxmax(), 'job']}); largest per-sample job: "
         f"{steps['max_rss_mb'].max():.0f} MB",
     ]
-    if "baseline_s" in figures:
+    if figures.get("baseline_exit"):
+        lines += [
+            f"- baseline (one process) did NOT complete: exit status {figures['baseline_exit']} after {figures['baseline_s']:.0f} s "
+            f"at peak RSS {figures['baseline_peak_mb']:.0f} MB (see baseline.log)",
+        ]
+    elif "baseline_s" in figures:
         lines += [
             f"- baseline (one process): {figures['baseline_s']:.0f} s, peak RSS {figures['baseline_peak_mb']:.0f} MB",
             f"- pipeline to MOFA / baseline wall time: {figures['pipeline_to_mofa_s'] / figures['baseline_s']:.2f}; largest job / baseline peak RSS: "
