@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 
 import pandas as pd
 import pytest
@@ -30,3 +31,11 @@ def test_every_job_of_a_run_has_a_benchmark(example_run):
     qc = pd.read_parquet(example_run / "results/harmonized/qc.parquet")
     assert steps["observations"].sum() == len(qc)
     assert (steps["job_read_s"] > 0).all() and (steps["harmonize_s"] > 0).all()
+
+
+def test_timed_counts_the_command_s_own_cpu_not_its_children_s(tmp_path):
+    burn = "import time\nstart = time.process_time()\nwhile time.process_time() - start < 0.6:\n    pass\n"
+    parent = burn + f"import subprocess, sys\nsubprocess.run([sys.executable, '-c', {burn!r}], check=True)\n"
+    wall, own_cpu = harness.timed([sys.executable, "-c", parent], tmp_path, tmp_path / "log")
+    assert wall >= 1.2  # both burned their 0.6 s of CPU, one after the other
+    assert 0.55 <= own_cpu < 1.15  # the parent's 0.6 s (and its start-up), not the child's
