@@ -12,7 +12,7 @@ INSTALLED := $(VENV)/.installed
 
 run: $(INSTALLED)
 	@test -f $(EXAMPLE)/samples.tsv || $(BIN)/oncofactor simulate --out $(EXAMPLE)
-	$(BIN)/snakemake --cores all
+	$(BIN)/snakemake --workflow-profile workflow/profiles/default
 
 test: $(INSTALLED)
 	$(BIN)/pytest

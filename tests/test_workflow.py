@@ -36,6 +36,16 @@ def test_dry_run_of_the_example_config(tmp_path):
     assert result.stdout.count("rule mefisto_section:") == len(sections)
 
 
+def test_local_runs_use_the_default_profile(tmp_path):
+    run_recipe = (REPO / "Makefile").read_text().split("\nrun:")[1].split("\n\n")[0]
+    assert "snakemake --workflow-profile workflow/profiles/default" in run_recipe
+    simulate_cohort(SimulationParams(), tmp_path / "resources" / "example_cohort")
+    profile = REPO / "workflow/profiles/default"
+    result = snakemake("-n", "--workflow-profile", profile, "--configfile", REPO / "config" / "config.yaml", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"workflow specific profile {profile}" in result.stdout + result.stderr
+
+
 def test_run_writes_every_stage(cohort, tmp_path):
     workdir = tmp_path / "run"
     workdir.mkdir()
