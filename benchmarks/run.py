@@ -10,7 +10,7 @@ The scales simulate 1,000 genes by default (about 410 detected per cell); --gene
 10x data, and names the run <scale>-<genes>genes.
 
 Simulates the cohort (once) under benchmarks/work/<scale>/, times Snakemake's DAG construction
-(a dry run), runs the pipeline with --cores 2, runs benchmarks/baseline.py under /usr/bin/time,
+(a dry run), runs the pipeline with the local profile on 2 cores, runs benchmarks/baseline.py under /usr/bin/time,
 times reading each sample's matrix (the floor for harmonization), and writes every rule's
 `benchmark:` TSV with the in-step times to benchmarks/results/<scale>.parquet and a summary to
 benchmarks/results/<scale>.md.
@@ -98,6 +98,25 @@ def in_step_times(run: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def read_floor(run: Path, config: str) -> pd.DataFrame:
+    """sample_id, read_s: each sample of the run's sample table read once more, all in one warm process."""
+    command = [str(BIN / "python"), "-c", FLOOR_SCRIPT, config, "results/inputs/samples.parquet"]
+    floor = subprocess.run(command, cwd=run, capture_output=True, text=True, check=True)
+    return pd.read_csv(io.StringIO(floor.stdout), sep="\t", names=["sample_id", "read_s"])
+
+
+def harmonize_steps(run: Path, jobs: pd.DataFrame, floor: pd.DataFrame) -> pd.DataFrame:
+    """One row per harmonize_sample job: its modality, logged in-step times, the warm read floor, the
+    job's benchmark seconds and peak RSS, and the fixed cost (benchmark seconds not logged in-step)."""
+    modality = pd.read_parquet(run / "results/inputs/samples.parquet")[["sample_id", "modality"]]
+    steps = in_step_times(run).merge(floor, on="sample_id", how="left").merge(modality, on="sample_id")
+    harmonize = jobs[jobs["stage"] == "harmonize_sample"].assign(sample_id=lambda t: t["job"].str.split("/").str[1])
+    steps = steps.merge(harmonize[["sample_id", "s", "max_rss_mb"]], on="sample_id")
+    steps["in_step_s"] = steps["job_read_s"] + steps["harmonize_s"]  # reading and harmonizing, as the step does
+    steps["fixed_s"] = steps["s"] - steps["in_step_s"] - steps["write_s"] - steps["morans_i_s"]
+    return steps
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Benchmark the pipeline and the baseline at a cohort scale.")
     parser.add_argument("scale", choices=sorted(SCALES))
@@ -119,7 +138,9 @@ def main() -> None:
     config = str(cohort / "config.yaml")
     shutil.rmtree(run, ignore_errors=True)
     run.mkdir()
-    snakemake = [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--configfile", config, "--cores", "2"]
+    # The local profile, as `make run` uses it, on 2 cores.
+    snakemake = [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--workflow-profile", str(REPO / "workflow/profiles/default"),
+                 "--configfile", config, "--cores", "2"]
     figures = {"scale": name}
     figures["dag_s"], _ = timed(snakemake + ["--dry-run", "--quiet", "all"], run, work / "dryrun.log")
     # First the analysis the baseline does (harmonization, views with Moran's I, MOFA restarts and
@@ -140,15 +161,8 @@ def main() -> None:
         figures["baseline_exit"] = finished.returncode
         print(f"baseline {figures['baseline_s']:.0f} s, {figures['baseline_peak_mb']:.0f} MB, exit {finished.returncode}", flush=True)
 
-    floor = subprocess.run([str(BIN / "python"), "-c", FLOOR_SCRIPT, config, str(run / "results/inputs/samples.parquet")],
-                           capture_output=True, text=True, check=True)
-    floor = pd.read_csv(io.StringIO(floor.stdout), sep="\t", names=["sample_id", "read_s"])
     jobs = benchmark_tables(run)
-    steps = in_step_times(run).merge(floor, on="sample_id", how="left")
-    harmonize = jobs[jobs["stage"] == "harmonize_sample"].assign(sample_id=lambda t: t["job"].str.split("/").str[1])
-    steps = steps.merge(harmonize[["sample_id", "s", "max_rss_mb"]], on="sample_id")
-    steps["in_step_s"] = steps["job_read_s"] + steps["harmonize_s"]  # reading and harmonizing, as the step does
-    steps["fixed_s"] = steps["s"] - steps["in_step_s"] - steps["write_s"] - steps["morans_i_s"]
+    steps = harmonize_steps(run, jobs, read_floor(run, config))
     jobs.assign(scale=name).to_parquet(results / f"{name}.parquet", index=False)
     steps.assign(scale=name).to_parquet(results / f"{name}_harmonize.parquet", index=False)
     (results / f"{name}.md").write_text(summary(name, params, figures, jobs, steps))
@@ -190,12 +204,31 @@ def summary(scale: str, params: SimulationParams, figures: dict, jobs: pd.DataFr
         f"{(steps['in_step_s'] / steps['read_s']).median():.2f}, max {(steps['in_step_s'] / steps['read_s']).max():.2f}; "
         f"/ the job's own read: median {(steps['in_step_s'] / steps['job_read_s']).median():.2f}, max {(steps['in_step_s'] / steps['job_read_s']).max():.2f}",
         "",
+        "Per harmonize_sample job, by modality (ratios: in-step read and harmonize over a read of the same matrix):",
+        "",
+        "```",
+        by_modality(steps).to_string(),
+        "```",
+        "",
         "```",
         stages.round(1).to_string(),
         "```",
         "",
     ]
     return "\n".join(lines)
+
+
+def by_modality(steps: pd.DataFrame) -> pd.DataFrame:
+    """Per modality: samples, median read and in-step seconds, in-step / the job's own read and / the
+    warm read floor (median, max, samples over 2), fixed cost (median, max) and the largest peak RSS."""
+    steps = steps.assign(over_own=steps["in_step_s"] / steps["job_read_s"], over_floor=steps["in_step_s"] / steps["read_s"])
+    table = steps.groupby("modality").agg(
+        samples=("sample_id", "size"), read_s=("job_read_s", "median"), in_step_s=("in_step_s", "median"),
+        own_read_median=("over_own", "median"), own_read_max=("over_own", "max"), own_read_over_2=("over_own", lambda r: int((r > 2).sum())),
+        floor_median=("over_floor", "median"), floor_max=("over_floor", "max"), floor_over_2=("over_floor", lambda r: int((r > 2).sum())),
+        fixed_median_s=("fixed_s", "median"), fixed_max_s=("fixed_s", "max"), max_rss_mb=("max_rss_mb", "max"),
+    )
+    return table.round(2)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,14 @@ def test_every_job_of_a_run_has_a_benchmark(example_run):
     assert steps["observations"].sum() == len(qc)
     assert (steps["job_read_s"] > 0).all() and (steps["harmonize_s"] > 0).all()
 
+    floor = harness.read_floor(example_run, str(REPO / "config/config.yaml"))
+    assert set(floor["sample_id"]) == set(samples["sample_id"]) and (floor["read_s"] > 0).all()
+    steps = harness.harmonize_steps(example_run, jobs, floor)
+    assert len(steps) == len(samples) and steps[["read_s", "s", "fixed_s"]].notna().all().all()
+    assert (steps["s"] > steps["in_step_s"]).all()  # a job's benchmark includes its in-step time
+    table = harness.by_modality(steps)
+    assert table["samples"].to_dict() == samples["modality"].value_counts().to_dict()
+
 
 def test_timed_counts_the_command_s_own_cpu_not_its_children_s(tmp_path):
     burn = "import time\nstart = time.process_time()\nwhile time.process_time() - start < 0.6:\n    pass\n"
