@@ -207,14 +207,12 @@ def test_spot_graph_links_each_spot_to_its_nearest(coordinates):
 
 def test_morans_i_equals_scanpys():
     import scanpy as sc
-    from sklearn.neighbors import kneighbors_graph
 
     from oncofactor.views import morans_i
 
     rng = np.random.default_rng(0)
     coordinates = rng.uniform(0, 10, (400, 2))
-    graph = kneighbors_graph(coordinates, n_neighbors=6, include_self=False)
-    graph = sp.csr_matrix(((graph + graph.T) > 0).astype(np.float64))
+    graph = _sklearn_spot_graph(coordinates, 6)
     smooth = np.sin(coordinates[:, 0])[None, :] + rng.normal(0, 0.3, (3, 400))
     values = np.vstack([smooth, rng.normal(0, 1, (50, 400))])
     ours = morans_i(graph, values, block=7)

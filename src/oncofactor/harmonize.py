@@ -87,14 +87,14 @@ def cohort_gene_map(samples: pd.DataFrame, config: dict) -> pd.DataFrame:
     """
     tables, species = {}, {}
     # Samples aligned to one reference list the same features: clean and classify each list once.
-    known: dict[tuple, tuple[pd.DataFrame, str]] = {}
+    by_feature_list: dict[tuple, tuple[pd.DataFrame, str]] = {}
     for sample in samples.to_dict("records"):
         features = read_sample_features(sample, config)
         key = (tuple(features["gene_id"]), tuple(features["gene_symbol"]))
-        if key not in known:
+        if key not in by_feature_list:
             table = feature_table(features)
-            known[key] = table, detect_species(table)
-        tables[sample["sample_id"]], species[sample["sample_id"]] = known[key]
+            by_feature_list[key] = table, detect_species(table)
+        tables[sample["sample_id"]], species[sample["sample_id"]] = by_feature_list[key]
     found = pd.Series(species, dtype=object)
     known = found[found != "unknown"]
     if known.nunique() > 1 and not config["genes"]["allow_mixed_species"]:
