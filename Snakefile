@@ -1,5 +1,5 @@
 # oncofactor: multi-modal factor analysis of cancer cohorts (scRNA-seq, spatial, CTC, clinical).
-# Run: snakemake --cores all   (local; workflow/profiles/default is picked up automatically)
+# Run: snakemake --workflow-profile workflow/profiles/default [--configfile my_config.yaml]   (README)
 
 import sys
 from datetime import datetime, timezone
@@ -9,7 +9,11 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# The example's config is the default, not a base: with --configfile the user's config stands alone,
+# on top of the schema's defaults only (filled in by common.smk, as `oncofactor validate` does).
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 report: "workflow/report/workflow.rst"

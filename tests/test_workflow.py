@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 
 import anndata as ad
@@ -44,6 +45,43 @@ def test_local_runs_use_the_default_profile(tmp_path):
     result = snakemake("-n", "--workflow-profile", profile, "--configfile", REPO / "config" / "config.yaml", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert f"workflow specific profile {profile}" in result.stdout + result.stderr
+
+
+def test_a_user_config_stands_alone(small_cohort, tmp_path):
+    """In a checkout after `make run` (config/config.yaml and the example cohort present), a user's
+    config is not merged into the example's: no example tables, no inherited clinical columns, and
+    the workflow resolves the config exactly as `oncofactor validate` does."""
+    import yaml
+
+    from oncofactor.config import load_config
+
+    workdir = tmp_path / "checkout"
+    (workdir / "config").mkdir(parents=True)
+    shutil.copy(REPO / "config/config.yaml", workdir / "config/config.yaml")
+    (workdir / "resources").mkdir()
+    (workdir / "resources/example_cohort").symlink_to(small_cohort)
+    user = {
+        "samples": str(small_cohort / "samples.tsv"),
+        "clinical": {"path": str(small_cohort / "clinical.tsv"), "response": "response"},
+    }
+    (tmp_path / "user.yaml").write_text(yaml.safe_dump(user))
+
+    result = snakemake("-n", "--configfile", tmp_path / "user.yaml", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    assert "feature_set_enrichment" not in result.stdout, "the example's GMT leaked into the user's config"
+    assert "resources/example_cohort" not in result.stdout, "the example's tables leaked into the user's config"
+
+    result = snakemake("results/provenance/config.yaml", "--configfile", tmp_path / "user.yaml", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    resolved = yaml.safe_load((workdir / "results/provenance/config.yaml").read_text())
+    assert resolved == load_config(tmp_path / "user.yaml")
+    assert resolved["clinical"]["survival_time"] is None and resolved["clinical"]["categorical"] == []
+    assert resolved["extra_views"] == [] and resolved["feature_sets"]["gmt"] == []
+
+    # With no --configfile the example config is still the default (what `make run` runs).
+    result = snakemake("-n", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    assert "feature_set_enrichment" in result.stdout
 
 
 def test_run_writes_every_stage(cohort, tmp_path):
