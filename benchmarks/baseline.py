@@ -21,7 +21,10 @@ import pandas as pd
 from oncofactor.config import load_config
 from oncofactor.harmonize import cohort_gene_map, harmonize_sample
 from oncofactor.validation import validate_inputs
-from oncofactor.views import PATTERN_COLUMNS, build_views, ctc_per_standard_volume, sample_pseudobulk, section_pattern
+from oncofactor.ctc_burden import ctc_per_standard_volume
+from oncofactor.pseudobulk import sample_pseudobulk
+from oncofactor.spatial_pattern import PATTERN_COLUMNS, section_pattern
+from oncofactor.views import build_views
 
 
 def main() -> None:

@@ -91,7 +91,9 @@ def views_in_process(cohort: Path, view_settings: dict | None = None):
     from oncofactor.config import load_config
     from oncofactor.harmonize import cohort_gene_map, harmonize_sample
     from oncofactor.validation import validate_inputs
-    from oncofactor.views import build_views, sample_pseudobulk, section_pattern
+    from oncofactor.pseudobulk import sample_pseudobulk
+    from oncofactor.spatial_pattern import section_pattern
+    from oncofactor.views import build_views
 
     config = load_config(cohort / "config.yaml")  # the simulator wrote absolute paths
     config["views"].update(view_settings or {})

@@ -10,7 +10,7 @@ import scipy.sparse as sp
 from oncofactor.celltypes import UNASSIGNED, annotate, assign_by_markers
 from oncofactor.config import check_config
 from oncofactor.qc import log_normalize, passes_qc, qc_metrics
-from oncofactor.readers import read_10x_h5
+from oncofactor.sample_readers import read_10x_h5
 
 MARKERS = check_config({"samples": "s.tsv", "clinical": {"path": "c.tsv"}})
 

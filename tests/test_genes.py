@@ -9,7 +9,7 @@ import pytest
 import scipy.sparse as sp
 
 from oncofactor.genes import build_gene_map, detect_species, feature_table, harmonize_genes
-from oncofactor.readers import read_10x_h5, read_count_table, read_visium
+from oncofactor.sample_readers import read_10x_h5, read_count_table, read_visium
 
 
 def sample(ids, symbols, counts) -> ad.AnnData:

@@ -122,14 +122,14 @@ def test_real_ctc_table_with_blood_cells_separated_by_cell_metadata(shared_data,
     result = harmonize_sample(sample, config, cohort_gene_map(pd.DataFrame([sample]), config))
     assert result.adata.obs["cell_type"].value_counts().to_dict() == {"WBC": 500, "CTC": 15}
     assert set(result.adata.obs["cell_type_source"]) == {"cell_metadata"}
-    from oncofactor.views import sample_pseudobulk
+    from oncofactor.pseudobulk import sample_pseudobulk
 
     profile = sample_pseudobulk(result.adata, [])
     assert profile.obs["n_cells"].tolist() == [15]
 
 
 def test_cell_metadata_must_name_every_cell(shared_data, tmp_path):
-    from oncofactor.readers import SampleReadError
+    from oncofactor.sample_readers import SampleReadError
 
     path = shared_data / "krishan57gupta_iCTC/converted/raw_test_data__Clearcell_Polaris_sample_test.csv.gz"
     (tmp_path / "cells.csv").write_text("cell,cell_class\nsomeone_else,CTC\n")

@@ -9,7 +9,7 @@ import scanpy as sc
 import scipy.sparse as sp
 
 from oncofactor.qc import log_normalize, passes_qc, qc_metrics
-from oncofactor.readers import read_10x_h5
+from oncofactor.sample_readers import read_10x_h5
 
 FIXED = {"mode": "fixed", "min_counts": 500, "min_genes": 100, "max_pct_mito": 20, "n_mads": 5}
 

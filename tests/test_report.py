@@ -11,7 +11,7 @@ import pytest
 
 from conftest import BIN, REPO
 from oncofactor.clinical import factor_matrix
-from oncofactor.report import Section, build_report, render_html
+from oncofactor.report import Section, render_html
 
 SECTIONS = ["inputs-and-qc", "harmonization", "integration", "clinical", "provenance"]
 

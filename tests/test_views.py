@@ -12,16 +12,9 @@ from scipy.stats import spearmanr
 
 from conftest import views_in_process
 from oncofactor.config import check_config
-from oncofactor.views import (
-    VIEW_COLUMNS,
-    build_views,
-    count_views,
-    coverage,
-    ctc_per_standard_volume,
-    ctc_view,
-    sample_pseudobulk,
-    views_long,
-)
+from oncofactor.ctc_burden import ctc_per_standard_volume, ctc_view
+from oncofactor.pseudobulk import count_views, sample_pseudobulk
+from oncofactor.views import VIEW_COLUMNS, build_views, coverage, views_long
 
 
 @pytest.fixture(scope="module")
@@ -186,7 +179,7 @@ def _visium_pixels(side: int) -> np.ndarray:
 def test_spot_graph_links_each_spot_to_its_nearest(coordinates):
     from scipy.spatial.distance import cdist
 
-    from oncofactor.views import spot_graph
+    from oncofactor.spatial_pattern import spot_graph
 
     graph = spot_graph(coordinates, 6)
     distances = cdist(coordinates, coordinates)
@@ -208,7 +201,7 @@ def test_spot_graph_links_each_spot_to_its_nearest(coordinates):
 def test_morans_i_equals_scanpys():
     import scanpy as sc
 
-    from oncofactor.views import morans_i
+    from oncofactor.spatial_pattern import morans_i
 
     rng = np.random.default_rng(0)
     coordinates = rng.uniform(0, 10, (400, 2))

@@ -16,11 +16,11 @@ import numpy as np
 import pandas as pd
 
 from oncofactor.celltypes import annotate
-from oncofactor.formats import visium_outs
+from oncofactor.sample_formats import visium_outs
 from oncofactor.genes import build_gene_map, detect_species, feature_table, harmonize_genes
 from oncofactor.qc import log_normalize, passes_qc, qc_metrics
-from oncofactor.tables import read_table_as_text
-from oncofactor.readers import (
+from oncofactor.user_tables import read_table_as_text
+from oncofactor.sample_readers import (
     read_10x_h5,
     read_10x_h5_features,
     read_10x_mtx,

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from oncofactor.tenx import write_10x_h5, write_spaceranger_outs
+from oncofactor.tenx_writers import write_10x_h5, write_spaceranger_outs
 
 CELL_TYPES = ("tumour_epithelial", "T_cell", "B_cell", "NK_cell", "myeloid", "fibroblast", "endothelial")
 MARKERS = {

@@ -19,11 +19,11 @@ import numpy as np
 import pandas as pd
 
 from oncofactor.clinical import response_levels
-from oncofactor.formats import FORMATS_BY_MODALITY, check_format, detect_format
+from oncofactor.sample_formats import FORMATS_BY_MODALITY, check_format, detect_format
 from oncofactor.genesets import read_gmt
-from oncofactor.io import write_parquet
+from oncofactor.result_files import write_parquet
 from oncofactor.schemas import load_schema, row_problems
-from oncofactor.tables import TableReadError, overlong_rows, read_table_as_text, table_separator
+from oncofactor.user_tables import TableReadError, overlong_rows, read_table_as_text, table_separator
 
 SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 TRUE_WORDS = {"1", "true", "yes", "dead", "deceased", "event"}

@@ -6,7 +6,7 @@ import anndata as ad
 import pandas as pd
 
 from oncofactor.batch import batch_embedding, subsample
-from oncofactor.io import write_parquet
+from oncofactor.result_files import write_parquet
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 config = snakemake.params.settings

@@ -2,8 +2,8 @@
 
 import pandas as pd
 
-from oncofactor.io import write_parquet
-from oncofactor.views import ctc_per_standard_volume
+from oncofactor.result_files import write_parquet
+from oncofactor.ctc_burden import ctc_per_standard_volume
 
 table = ctc_per_standard_volume(pd.read_parquet(snakemake.input[0]))
 write_parquet(table, snakemake.output[0], snakemake.params.settings)

@@ -5,7 +5,7 @@ import logging
 import pandas as pd
 
 from oncofactor.genesets import enrichment, read_gmt
-from oncofactor.io import write_parquet
+from oncofactor.result_files import write_parquet
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 config = snakemake.params.settings

@@ -5,7 +5,7 @@ import logging
 import pandas as pd
 
 from oncofactor.harmonize import cohort_gene_map
-from oncofactor.io import write_parquet
+from oncofactor.result_files import write_parquet
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 samples = pd.read_parquet(snakemake.input.samples)

@@ -6,7 +6,7 @@ import h5py
 import pandas as pd
 
 from oncofactor.harmonize import check_modalities_kept
-from oncofactor.io import write_parquet
+from oncofactor.result_files import write_parquet
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 config = snakemake.params.settings

@@ -6,8 +6,9 @@ import time
 import pandas as pd
 
 from oncofactor.harmonize import harmonize_sample, read_sample
-from oncofactor.io import write_parquet
-from oncofactor.views import sample_pseudobulk, section_pattern
+from oncofactor.result_files import write_parquet
+from oncofactor.pseudobulk import sample_pseudobulk
+from oncofactor.spatial_pattern import section_pattern
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 config = snakemake.params.settings

@@ -5,7 +5,7 @@ import logging
 import anndata as ad
 from threadpoolctl import threadpool_limits
 
-from oncofactor.io import write_parquet
+from oncofactor.result_files import write_parquet
 from oncofactor.mefisto import smooth_factors
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")

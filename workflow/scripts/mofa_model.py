@@ -5,7 +5,7 @@ import shutil
 
 import mudata
 
-from oncofactor.io import write_parquet
+from oncofactor.result_files import write_parquet
 from oncofactor.mofa import (
     add_to_mudata,
     prepare_views,

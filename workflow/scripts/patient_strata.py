@@ -5,7 +5,7 @@ import logging
 import pandas as pd
 
 from oncofactor.clinical import factor_matrix, patient_strata, reproducible_factors, strata_survival
-from oncofactor.io import write_parquet
+from oncofactor.result_files import write_parquet
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 config = snakemake.params.settings

@@ -4,7 +4,7 @@ import logging
 
 import yaml
 
-from oncofactor.io import write_parquet
+from oncofactor.result_files import write_parquet
 from oncofactor.provenance import checksums, input_files, package_versions, pipeline_version
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")

@@ -5,8 +5,9 @@ import logging
 import anndata as ad
 import pandas as pd
 
-from oncofactor.io import write_parquet
-from oncofactor.views import PATTERN_COLUMNS, build_views, coverage, views_long
+from oncofactor.result_files import write_parquet
+from oncofactor.spatial_pattern import PATTERN_COLUMNS
+from oncofactor.views import build_views, coverage, views_long
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 config = snakemake.params.settings

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from oncofactor.formats import visium_outs, visium_positions
+from oncofactor.sample_formats import visium_outs, visium_positions
 
 
 class SampleReadError(Exception):

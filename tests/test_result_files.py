@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from oncofactor import __version__
-from oncofactor.io import config_checksum, write_parquet
+from oncofactor.result_files import config_checksum, write_parquet
 
 
 def test_parquet_carries_version_and_config_checksum(tmp_path):

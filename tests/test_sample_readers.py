@@ -9,7 +9,7 @@ import pytest
 import scanpy as sc
 import scipy.sparse as sp
 
-from oncofactor.readers import (
+from oncofactor.sample_readers import (
     SampleReadError,
     counts_from_anndata,
     read_10x_h5,
