@@ -40,6 +40,7 @@ localrules:
     patient_strata,
     feature_set_enrichment,
     provenance,
+    run_notices,
     report_figures,
     html_report,
 
@@ -50,6 +51,13 @@ onstart:
 
 onsuccess:
     write_run_record(RUN_RECORD, sys.argv, RUN_STARTED, datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    for line in run_summary([rules.run_notices.output[0]], report=rules.html_report.output[0]):
+        logger.info(line)
+
+
+onerror:
+    for line in run_summary(notice_files(), RUN_STARTED):
+        logger.info(line)
 
 
 rule all:

@@ -58,11 +58,11 @@ def main() -> None:
         return adata
 
     exclude = config["views"]["exclude_cell_types"]
-    pseudobulks = ad.concat([sample_pseudobulk(sample(sample_id), exclude) for sample_id in samples["sample_id"]], merge="same")
+    pseudobulks = [sample_pseudobulk(sample(sample_id), exclude) for sample_id in samples["sample_id"]]
     spatial = samples.loc[samples["modality"] == "spatial", "sample_id"]
     patterns = pd.concat([section_pattern(sample(sample_id)) for sample_id in spatial] or [pd.DataFrame(columns=PATTERN_COLUMNS)])
     ctc = ctc_per_standard_volume(inputs.ctc) if inputs.ctc is not None else None
-    mdata = build_views(pseudobulks, patterns, ctc, inputs.clinical, samples, config)
+    mdata, _, _ = build_views(pseudobulks, patterns, ctc, inputs.clinical, samples, config)
     stages["views"] = time.perf_counter() - started - sum(stages.values())
 
     settings = config["mofa"]

@@ -11,13 +11,16 @@ import pytest
 import yaml
 
 from oncofactor.config import check_config
-from oncofactor.simulate import SimulationParams, simulate_cohort
+from oncofactor.simulate import QUIRKS, SimulationParams, simulate_cohort
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 BIN = Path(sys.executable).parent
-SMALL = SimulationParams(patients=8, seed=3, cells_per_sample=80, spots_per_section=60, genes=1000)
-TRUTH = SimulationParams(patients=30, seed=5, cells_per_sample=300, spots_per_section=100, genes=1000)
+# Clean cohorts (no real-data quirks): what the tests of each step measure against.
+SMALL = SimulationParams(patients=8, seed=3, cells_per_sample=80, spots_per_section=60, genes=1000, quirks=())
+TRUTH = SimulationParams(patients=30, seed=5, cells_per_sample=300, spots_per_section=100, genes=1000, quirks=())
+# Every shape of real data the simulator can write, each on its own patient (oncofactor.simulate.QUIRKS).
+QUIRKY = SimulationParams(patients=16, seed=4, cells_per_sample=250, spots_per_section=80, genes=1000, quirks=tuple(QUIRKS))
 
 
 @pytest.fixture(scope="session")
@@ -33,6 +36,12 @@ def truth_cohort(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def quirky_cohort(tmp_path_factory) -> Path:
+    """16 patients with every real-data quirk of the simulator (read-only for tests)."""
+    return simulate_cohort(QUIRKY, tmp_path_factory.mktemp("quirky") / "cohort")
+
+
+@pytest.fixture(scope="session")
 def example_run(tmp_path_factory) -> Path:
     """The shipped config on the default simulated cohort, run to the end locally (read-only)."""
     import subprocess
@@ -42,6 +51,7 @@ def example_run(tmp_path_factory) -> Path:
     command = [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--cores", "2", "--configfile", str(REPO / "config/config.yaml")]
     result = subprocess.run(command, capture_output=True, text=True, cwd=workdir)
     assert result.returncode == 0, result.stderr[-5000:]
+    (workdir / "console.txt").write_text(result.stdout + result.stderr)
     return workdir
 
 
@@ -85,7 +95,6 @@ def views_in_process(cohort: Path, view_settings: dict | None = None):
     take a cohort of 100 patients to MOFA in about a minute. Returns (config, inputs, harmonized
     samples by ID, pseudobulk sums, views MuData).
     """
-    import anndata as ad
     import pandas as pd
 
     from oncofactor.config import load_config
@@ -101,9 +110,9 @@ def views_in_process(cohort: Path, view_settings: dict | None = None):
     gene_map = cohort_gene_map(inputs.samples, config)
     harmonized = {s["sample_id"]: harmonize_sample(s, config, gene_map).adata for s in inputs.samples.to_dict("records")}
     exclude = config["views"]["exclude_cell_types"]
-    pseudobulks = ad.concat([sample_pseudobulk(a, exclude) for a in harmonized.values()], merge="same")
+    pseudobulks = [sample_pseudobulk(a, exclude) for a in harmonized.values()]
     patterns = pd.concat([section_pattern(a) for a in harmonized.values()])
-    mdata = build_views(pseudobulks, patterns, inputs.ctc, inputs.clinical, inputs.samples, config)
+    mdata, _, _ = build_views(pseudobulks, patterns, inputs.ctc, inputs.clinical, inputs.samples, config)
     return config, inputs, harmonized, pseudobulks, mdata
 
 
@@ -119,6 +128,8 @@ class EditableCohort:
             shutil.copy(cohort / name, folder / name)
         sheet = pd.read_csv(cohort / "samples.tsv", sep="\t", dtype=str)
         sheet["path"] = [str(cohort / p) for p in sheet["path"]]
+        if "cell_metadata" in sheet:
+            sheet["cell_metadata"] = [str(cohort / p) if isinstance(p, str) and p else p for p in sheet["cell_metadata"]]
         sheet.to_csv(folder / "samples.tsv", sep="\t", index=False)
         config = yaml.safe_load((cohort / "config.yaml").read_text())
         config["samples"] = str(folder / "samples.tsv")

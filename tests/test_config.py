@@ -16,7 +16,9 @@ def test_defaults_are_filled_in():
     config = check_config(MINIMAL)
     assert config["clinical"]["id_column"] == "patient_id"
     assert config["clinical"]["numeric"] == [] and config["clinical"]["response"] is None
-    assert config["ctc"] == {"enumeration": None, "default_blood_volume_ml": 7.5, "count_orientation": "auto", "cell_class_column": "cell_class"}
+    assert config["ctc"] == {
+        "enumeration": None, "default_blood_volume_ml": 7.5, "count_orientation": "auto", "cell_class_column": "cell_class", "patient_column": None,
+    }
     assert config["extra_views"] == []
     assert MINIMAL == {"samples": "samples.tsv", "clinical": {"path": "clinical.tsv"}}, "input left unchanged"
 
@@ -84,10 +86,13 @@ def test_a_config_must_name_some_data():
 
 
 def test_qc_defaults_are_per_modality_and_survive_partial_settings():
-    config = check_config({**MINIMAL, "qc": {"scrna": {"min_counts": 1000, "mode": "mad"}}})
-    assert config["qc"]["scrna"] == {"min_counts": 1000, "mode": "mad", "n_mads": 5, "min_genes": 200, "max_pct_mito": 20, "min_cells": 50}
-    assert config["qc"]["spatial"]["min_counts"] == 100 and config["qc"]["ctc_scrna"]["min_cells"] == 1
-    assert config["genes"] == {"namespace": "symbol", "allow_mixed_species": False}
+    config = check_config({**MINIMAL, "qc": {"scrna": {"min_counts": 1000, "mode": "fixed"}}})
+    doublets = {"enabled": True, "min_cells": 1000, "expected_rate": 0.06, "seed": 0}
+    assert config["qc"]["scrna"] == {
+        "min_counts": 1000, "mode": "fixed", "n_mads": 5, "n_mads_mito": 3, "min_genes": 5, "max_pct_mito": 20, "min_cells": 50, "doublets": doublets,
+    }
+    assert config["qc"]["spatial"]["mode"] == "mad" and config["qc"]["spatial"]["min_counts"] == 1 and config["qc"]["ctc_scrna"]["min_cells"] == 1
+    assert config["genes"] == {"namespace": "symbol", "allow_mixed_species": False, "annotation": []}
     assert "EPCAM" in config["cell_types"]["markers"]["tumour_epithelial"]
     with pytest.raises(ConfigError, match="qc.spatial.max_pct_mito"):
         check_config({**MINIMAL, "qc": {"spatial": {"max_pct_mito": 120}}})

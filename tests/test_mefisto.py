@@ -28,8 +28,8 @@ def test_smooth_factors_follow_the_spatial_domains(truth_cohort, tmp_path):
     assert list(smoothness.columns) == ["factor", "smoothness", "length_scale"]
     assert smoothness["smoothness"].between(0, 1).all()
 
-    truth = spots.query("sample_id == @sample['sample_id']").set_index("barcode")
-    values = factors.pivot(index="barcode", columns="factor", values="value").loc[truth.index]
+    values = factors.pivot(index="barcode", columns="factor", values="value")
+    truth = spots.query("sample_id == @sample['sample_id']").set_index("barcode").loc[values.index]  # spots passing QC
     smooth = smoothness.set_index("factor")["smoothness"]
     for domain in ("tumour", "immune"):
         indicator = (truth["domain"] == domain).astype(float)

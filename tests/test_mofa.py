@@ -166,10 +166,12 @@ def test_batch_regression_removes_a_batch_shift():
     regress_batches(data, {"a": batch})
     means = pd.DataFrame(data.views["a"]).groupby(batch.to_numpy()).mean()
     assert np.allclose(means.loc["run1"], means.loc["run2"])
-    mdata.obs["batch_scrna"] = "x"
-    renamed = mudata.MuData({"rna:T_cell": mdata.mod["a"], "spatial": mdata.mod["b"]})
-    renamed.obs["batch_scrna"] = "x"
-    assert list(view_batches(renamed, renamed.mod)) == ["rna:T_cell"]
+    # The batch a view is corrected for follows the modality the view records, whatever its name.
+    mdata.mod["a"].uns["modality"], mdata.mod["b"].uns["modality"] = "spatial", "extra"
+    views = mudata.MuData({"rna:T_cell": mdata.mod["a"], "mutations": mdata.mod["b"]})
+    views.obs["batch_scrna"], views.obs["batch_spatial"] = "x", "y"
+    assert list(view_batches(views, views.mod)) == ["rna:T_cell"]
+    assert set(view_batches(views, views.mod)["rna:T_cell"]) == {"y"}
 
 
 def test_score_recovery_command(tmp_path):

@@ -11,7 +11,7 @@ import scipy.sparse as sp
 from oncofactor.qc import log_normalize, passes_qc, qc_metrics
 from oncofactor.sample_readers import read_10x_h5
 
-FIXED = {"mode": "fixed", "min_counts": 500, "min_genes": 100, "max_pct_mito": 20, "n_mads": 5}
+FIXED = {"mode": "fixed", "min_counts": 500, "min_genes": 100, "max_pct_mito": 20, "n_mads": 5, "n_mads_mito": 3}
 
 
 def simulated_scrna(cohort) -> tuple[ad.AnnData, pd.DataFrame]:

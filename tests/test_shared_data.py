@@ -26,16 +26,31 @@ REAL_SAMPLES = [
 ]
 
 
-def test_sample_sheet_of_real_files_validates(shared_data, tmp_path):
+def real_sheet(shared_data, tmp_path, rows=REAL_SAMPLES, **columns) -> dict:
+    """A config for a sample sheet of real files (one patient each) with extra sheet columns."""
     sheet = pd.DataFrame(
-        [(sample, f"patient{i}", modality, str(shared_data / path), fmt) for i, (sample, modality, path, fmt) in enumerate(REAL_SAMPLES)],
+        [(sample, f"patient{i}", modality, str(shared_data / path), fmt) for i, (sample, modality, path, fmt) in enumerate(rows)],
         columns=["sample_id", "patient_id", "modality", "path", "format"],
-    )
+    ).assign(**columns)
     sheet.to_csv(tmp_path / "samples.tsv", sep="\t", index=False)
     pd.DataFrame({"patient_id": sheet["patient_id"]}).to_csv(tmp_path / "clinical.tsv", sep="\t", index=False)
-    config = check_config({"samples": str(tmp_path / "samples.tsv"), "clinical": {"path": str(tmp_path / "clinical.tsv")}})
-    result = validate_inputs(config)
-    assert result.problems == []
+    return {"samples": str(tmp_path / "samples.tsv"), "clinical": {"path": str(tmp_path / "clinical.tsv")}}
+
+
+def test_sample_sheet_of_real_files_validates(shared_data, tmp_path):
+    genome = ["hg19_chr21" if sample == "two_genomes_h5" else "" for sample, *_ in REAL_SAMPLES]
+    result = validate_inputs(check_config(real_sheet(shared_data, tmp_path, genome=genome)))
+    assert result.errors == []
+    # What a light read tells before any job: two mouse samples in a human cohort, and a section whose
+    # genes are Ensembl IDs that nothing in the cohort names by symbol.
+    warnings = {(w.line, w.message.split(":")[0]) for w in result.warnings}
+    assert warnings == {
+        (7, "sample 'mouse_zarr' has mouse genes while 8 of 10 samples are human"),
+        (9, "sample 'mouse_cytassist' has mouse genes while 8 of 10 samples are human"),
+        (8, "sample 'heart_visium_v1'"),
+    }
+    assert "none of its 100 features has a gene symbol that the cohort knows" in result.warnings[-1].message
+    assert dict(zip(result.samples["sample_id"], result.samples["species"]))["poonia_ctc"] == "human"
     detected = dict(zip(result.samples["sample_id"], result.samples["format"]))
     assert detected == {
         "pbmc_v3_h5": "10x_h5",
@@ -89,3 +104,17 @@ def test_cll_cohort_validates(shared_data):
     assert {w.message.split("'")[1] for w in result.warnings} == set(result.clinical["patient_id"]) - set(result.view_patients["drugs"])
     assert set(result.clinical["died"].dropna()) == {0.0, 1.0}
     assert result.clinical["T5"].dtype.kind == "f"
+
+
+def test_light_reads_refuse_before_any_job(shared_data, tmp_path):
+    """Problems a job would meet are found by validation: a legacy file with two genomes and no genome
+    chosen, and a log-normalized table (scM&T RNA) given as counts."""
+    rows = [
+        ("two_genomes_h5", "scrna", f"{SCANPY}/10x_data/1.2.0/multiple_genomes.h5", "10x_h5"),
+        ("lognormalized", "ctc_scrna", "bioFAM_MOFAdata/converted/scMT_data/RNA_expression.csv.gz", "csv"),
+    ]
+    result = validate_inputs(check_config(real_sheet(shared_data, tmp_path, rows)))
+    messages = [(e.line, e.message) for e in result.errors]
+    assert len(messages) == 2
+    assert messages[0][0] == 2 and "genomes another_genome, hg19_chr21; pick one with the sample sheet's `genome` column" in messages[0][1]
+    assert messages[1][0] == 3 and "as in log-normalized data; give raw (or expected) counts" in messages[1][1]

@@ -323,6 +323,31 @@ def test_spatial_h5ad_needs_coordinates(cohort, tmp_path):
     assert errors_of(cohort) == []
 
 
+def test_log_normalized_h5ad_is_refused_before_any_job(cohort, tmp_path):
+    """A log-normalized h5ad once passed validation and was refused only in a job; a light read of
+    X, layers['counts'] and .raw tells it, and the error says what X held."""
+    import anndata as ad
+    import numpy as np
+    import scipy.sparse as sp
+
+    sheet = cohort.read("samples.tsv")
+    row = int((sheet["modality"] == "scrna").to_numpy().argmax())
+    counts = sp.random(50, 30, density=0.4, random_state=0, format="csr", dtype=np.float32)
+    counts.data = np.ceil(counts.data * 20)
+    lognorm = counts.copy()
+    lognorm.data = np.log1p(lognorm.data / 3.7)
+    var = pd.DataFrame(index=[f"GENE{i}" for i in range(30)])
+    ad.AnnData(lognorm, var=var).write_h5ad(tmp_path / "lognorm.h5ad")
+    cohort.set_cell("samples.tsv", row, "path", str(tmp_path / "lognorm.h5ad"))
+    cohort.set_cell("samples.tsv", row, "format", "auto")
+    error = single_error(cohort)
+    assert (error.line, error.column) == (row + 2, "path")
+    assert "X holds non-integer values" in error.message and "layers['counts']" in error.message
+
+    ad.AnnData(lognorm, var=var, layers={"counts": counts}).write_h5ad(tmp_path / "lognorm.h5ad")
+    assert errors_of(cohort) == [], "the counts layer is found"
+
+
 def test_cell_metadata_checks(cohort, tmp_path):
     sheet = cohort.read("samples.tsv")
     sheet["cell_metadata"] = ""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -94,18 +92,26 @@ def test_truth_shows_in_the_views(built, truth_cohort):
     assert rho("mutations", "TP53", "Factor2") > 0.2
 
 
-def test_patients_with_too_few_cells_are_missing_not_zero(built, caplog):
+def view_obs(pseudobulks) -> pd.DataFrame:
+    return pd.concat([p.obs for p in pseudobulks])
+
+
+def test_patients_with_too_few_cells_are_missing_not_zero(built):
     pseudobulks = built["pseudobulks"]
     settings = {**built["config"]["views"], "min_cells": 1}
-    totals = pseudobulks.obs.query("view == 'rna:T_cell'").groupby("patient_id")["n_cells"].sum()
+    totals = view_obs(pseudobulks).query("view == 'rna:T_cell'").groupby("patient_id")["n_cells"].sum()
     cutoff = int(totals.median())
-    loose = count_views(pseudobulks, settings)["rna:T_cell"]
-    strict = count_views(pseudobulks, {**settings, "min_cells": cutoff})["rna:T_cell"]
-    assert strict.n_obs < loose.n_obs
-    assert set(strict.obs_names) <= set(totals[totals >= cutoff].index)
-    with caplog.at_level(logging.WARNING):
-        assert "rna:T_cell" not in count_views(pseudobulks, {**settings, "min_patients": 29})
-    assert "view rna:T_cell dropped" in caplog.text
+    loose = count_views(pseudobulks, settings)[0]["rna:T_cell"]
+    strict, genes, _ = count_views(pseudobulks, {**settings, "min_cells": cutoff})
+    assert strict["rna:T_cell"].n_obs < loose.n_obs
+    assert set(strict["rna:T_cell"].obs_names) <= set(totals[totals >= cutoff].index)
+    unused = genes.query("view == 'rna:T_cell' and not used")
+    assert set(unused["patient_id"]) == set(totals[totals < cutoff].index)
+    assert unused["reason"].str.contains("fewer than").all()
+    views, _, notices = count_views(pseudobulks, {**settings, "min_patients": 29})
+    assert "rna:T_cell" not in views
+    [notice] = [n for n in notices if n.subject == "rna:T_cell"]
+    assert notice.outcome == "left out" and "views.min_patients = 29" in notice.reason
 
 
 def test_views_long_matches_the_mudata(built):
@@ -141,16 +147,15 @@ def test_group_column(built):
     config = check_config({**built["config"], "views": {**built["config"]["views"], "group_column": "sex"}})
     clinical = built["mdata"].obs[["sex"]].reset_index(names="patient_id")
     no_patterns = pd.DataFrame(columns=["patient_id", "gene", "morans_i"])
-    mdata = build_views(built["pseudobulks"], no_patterns, built["ctc"], clinical, built["samples"], config)
+    mdata, _, _ = build_views(built["pseudobulks"], no_patterns, built["ctc"], clinical, built["samples"], config)
     assert set(mdata.obs["group"]) == {"female", "male"}
 
 
-def test_view_modality():
-    from oncofactor.views import view_modality
-
-    assert [view_modality(v) for v in ["rna:T_cell", "rna_composition", "spatial", "spatial_pattern", "ctc_rna", "ctc", "mutations"]] == [
-        "scrna", "scrna", "spatial", "spatial", "ctc_scrna", None, None,
-    ]
+def test_each_view_knows_its_modality(built):
+    modalities = {name: view.uns["modality"] for name, view in built["mdata"].mod.items()}
+    assert {modalities[v] for v in modalities if v.startswith("rna")} == {"scrna"}
+    assert (modalities["spatial"], modalities["spatial_pattern"], modalities["ctc_rna"]) == ("spatial", "spatial", "ctc_scrna")
+    assert (modalities["ctc"], modalities["mutations"]) == ("ctc_enumeration", "extra")
 
 
 def _sklearn_spot_graph(coordinates, n_neighbors):
@@ -212,3 +217,41 @@ def test_morans_i_equals_scanpys():
     assert ours == pytest.approx(np.asarray(sc.metrics.morans_i(graph, vals=values)), abs=1e-10)
     assert morans_i(graph, sp.csr_matrix(values), block=7) == pytest.approx(ours, abs=1e-12)
     assert (ours[:3] > 0.5).all() and np.abs(ours[3:]).max() < 0.2
+
+
+def test_filter_by_expression_keeps_decouplers_genes_on_complete_data(built):
+    """The NaN-aware filterByExpr equals decoupler's filter_by_expr when every patient measured every gene."""
+    import anndata as ad
+    import decoupler as dc
+
+    from oncofactor.pseudobulk import filter_by_expression
+
+    rng = np.random.default_rng(0)
+    detected = rng.random((30, 400)) < rng.uniform(0.3, 1.0, 400)  # genes detected in 30-100% of patients
+    counts = rng.negative_binomial(2, 0.05, size=(30, 400)).astype(float) * detected
+    settings = built["config"]["views"]["filter_by_expr"]
+    library = counts.sum(axis=1)
+    ours = filter_by_expression(counts, library, np.repeat(library[:, None], counts.shape[1], axis=1), settings)
+    reference = dc.pp.filter_by_expr(ad.AnnData(counts), inplace=False, **settings)
+    assert 50 < ours.sum() < 390, "the test data keep some genes and drop others"
+    assert set(np.flatnonzero(ours).astype(str)) == set(reference)
+
+
+def test_highly_variable_selects_scanpys_genes_on_complete_data():
+    """The NaN-aware selection equals scanpy's highly_variable_genes(flavor='seurat') without missing values."""
+    import anndata as ad
+    import scanpy as sc
+
+    from oncofactor.pseudobulk import highly_variable
+
+    rng = np.random.default_rng(1)
+    counts = rng.negative_binomial(rng.uniform(0.5, 5, 600), 0.1, size=(40, 600)).astype(float)
+    log_cpm = np.log1p(counts / counts.sum(axis=1, keepdims=True) * 1e6).astype(np.float32)
+    reference = ad.AnnData(log_cpm.copy())
+    sc.pp.highly_variable_genes(reference, n_top_genes=150, flavor="seurat")
+    ours = highly_variable(log_cpm, 150)
+    assert ours.sum() == 150
+    assert np.array_equal(ours, reference.var["highly_variable"].to_numpy())
+    # With a patient's values missing for some genes, those genes are still ranked on the others.
+    log_cpm[0, :200] = np.nan
+    assert highly_variable(log_cpm, 150).sum() == 150

@@ -58,8 +58,7 @@ def test_a_user_config_stands_alone(small_cohort, tmp_path):
     workdir = tmp_path / "checkout"
     (workdir / "config").mkdir(parents=True)
     shutil.copy(REPO / "config/config.yaml", workdir / "config/config.yaml")
-    (workdir / "resources").mkdir()
-    (workdir / "resources/example_cohort").symlink_to(small_cohort)
+    simulate_cohort(SimulationParams(), workdir / "resources/example_cohort")
     user = {
         "samples": str(small_cohort / "samples.tsv"),
         "clinical": {"path": str(small_cohort / "clinical.tsv"), "response": "response"},

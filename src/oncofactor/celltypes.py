@@ -26,7 +26,8 @@ def marker_scores(lognorm: sp.spmatrix, var: pd.DataFrame, markers: dict[str, li
     # One dense cells x markers block: a few dozen columns, taken from CSR without converting the
     # whole matrix to CSC (which took longer than the scoring itself).
     expression = sp.csr_matrix(lognorm)[:, marker_columns].toarray()
-    scaled = expression / np.maximum(np.percentile(expression, 99, axis=0), 1.0) if len(marker_columns) else expression
+    # A sample with no cell (all failed QC) has no percentile to scale by.
+    scaled = expression / np.maximum(np.percentile(expression, 99, axis=0), 1.0) if expression.size else expression
     scores = {
         cell_type: scaled[:, np.searchsorted(marker_columns, found)].mean(axis=1)
         for cell_type, found in columns.items()

@@ -22,6 +22,10 @@ def _positive(minimum: int):
     return parse
 
 
+def _quirk_list(text: str) -> tuple[str, ...]:
+    return () if text.strip() == "none" else tuple(q.strip() for q in text.split(",") if q.strip())
+
+
 def _run_simulate(args: argparse.Namespace) -> int:
     from oncofactor.simulate import SimulationParams, simulate_cohort
 
@@ -32,6 +36,7 @@ def _run_simulate(args: argparse.Namespace) -> int:
             cells_per_sample=args.cells_per_sample,
             spots_per_section=args.spots_per_section,
             genes=args.genes,
+            quirks=args.quirks,
         )
         out = simulate_cohort(params, args.out)
     except (ValueError, FileExistsError) as error:
@@ -150,6 +155,15 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive(minimum_genes()),
         default=1000,
         help=f"genes measured (at least {minimum_genes()}: markers, mitochondrial, housekeeping and program genes)",
+    )
+    from oncofactor.simulate import EXAMPLE_QUIRKS, QUIRKS
+
+    simulate.add_argument(
+        "--quirks",
+        type=_quirk_list,
+        default=",".join(EXAMPLE_QUIRKS),
+        help="comma-separated shapes of real data to write (or 'none'): "
+        + "; ".join(f"{name}: {about}" for name, about in QUIRKS.items()).replace("%", "%%"),
     )
     simulate.set_defaults(run=_run_simulate)
 

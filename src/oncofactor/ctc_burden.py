@@ -34,4 +34,6 @@ def ctc_view(ctc: pd.DataFrame) -> ad.AnnData | None:
     features |= {f"change_{t}_vs_{order[0]}": burden[t] - burden[order[0]] for t in order[1:]}
     frame = pd.DataFrame(features)
     var = pd.DataFrame(index=[f"ctc{VIEW_SEPARATOR}{c}" for c in frame.columns])
-    return ad.AnnData(X=frame.to_numpy(dtype=np.float32), obs=pd.DataFrame(index=frame.index.astype(str)), var=var)
+    view = ad.AnnData(X=frame.to_numpy(dtype=np.float32), obs=pd.DataFrame(index=frame.index.astype(str)), var=var)
+    view.uns["modality"] = "ctc_enumeration"
+    return view

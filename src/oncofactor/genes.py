@@ -23,16 +23,44 @@ def _clean(values) -> pd.Series:
     return series.where(series.map(lambda v: bool(v) and v.lower() not in {"nan", "none"}), None)
 
 
-def feature_table(var: pd.DataFrame) -> pd.DataFrame:
-    """The features of a sample as `gene_id` (version stripped) and `gene_symbol`, None where unknown.
+# An ID column value shared by this many features with different symbols is a placeholder (e.g.
+# 'ENSGXXXXXX' written for every gene), not an identifier.
+PLACEHOLDER_MIN_FEATURES = 3
 
-    An ID-looking value in the symbol column is taken as an ID (tables of Ensembl IDs only).
+
+def classify_features(var: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """The features of a sample as `gene_id` (Ensembl, version stripped) and `gene_symbol`, None
+    where unknown, each feature classified on its own: whichever of its two names looks like an
+    Ensembl ID is its ID, the other its symbol (files put IDs in the symbol column, or symbols in the
+    ID column). An ID shared by PLACEHOLDER_MIN_FEATURES or more features with different names is a
+    placeholder and is not used; the feature keeps its symbol.
+
+    Returns the table (raw_id, gene_id, gene_symbol; one row per feature, in order) and notes on
+    what was refused.
     """
-    ids, symbols = _clean(var["gene_id"]).reset_index(drop=True), _clean(var["gene_symbol"]).reset_index(drop=True)
-    misplaced = ids.isna() & symbols.map(lambda s: bool(s and ENSEMBL_ID.match(s)))
-    ids[misplaced], symbols[misplaced] = symbols[misplaced], None
-    stripped = ids.map(lambda i: ENSEMBL_ID.match(i).group(1) if i and ENSEMBL_ID.match(i) else i)
-    return pd.DataFrame({"raw_id": ids, "gene_id": stripped, "gene_symbol": symbols})
+    first, second = _clean(var["gene_id"]).reset_index(drop=True), _clean(var["gene_symbol"]).reset_index(drop=True)
+    first_is_id = first.map(lambda v: bool(v and ENSEMBL_ID.match(v)))
+    second_is_id = second.map(lambda v: bool(v and ENSEMBL_ID.match(v)))
+    ids = first.where(first_is_id, second.where(second_is_id, None))
+    symbols = second.where(second.notna() & ~second_is_id, first.where(first.notna() & ~first_is_id, None))
+
+    notes = []
+    named = pd.DataFrame({"id": first, "name": second.fillna(first)}).dropna(subset=["id"])
+    shared = named.groupby("id")["name"].nunique()
+    for placeholder, n_features in shared[shared >= PLACEHOLDER_MIN_FEATURES].items():
+        notes.append(
+            f"ID '{placeholder}' is given to {n_features} features with different names; it is a placeholder, "
+            "not an identifier, so those features are named by their symbols"
+        )
+        ids[ids == placeholder] = None
+        symbols[symbols == placeholder] = None
+    stripped = ids.map(lambda i: ENSEMBL_ID.match(i).group(1) if i else None)
+    return pd.DataFrame({"raw_id": ids, "gene_id": stripped, "gene_symbol": symbols}), notes
+
+
+def feature_table(var: pd.DataFrame) -> pd.DataFrame:
+    """The table of `classify_features`, without its notes."""
+    return classify_features(var)[0]
 
 
 def detect_species(features: pd.DataFrame) -> str:
@@ -69,6 +97,44 @@ def build_gene_map(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return counted.reset_index()
 
 
+def read_annotation(path) -> pd.DataFrame:
+    """gene_id, gene_symbol pairs of a gene annotation table: a TSV/CSV with columns gene_id and
+    gene_symbol (e.g. a BioMart export, renamed), or a Cell Ranger reference's features.tsv[.gz] /
+    genes.tsv (no header: Ensembl ID, symbol[, feature type]). Raises ValueError naming the file."""
+    from oncofactor.user_tables import TableReadError, read_table_as_text
+
+    try:
+        table = read_table_as_text(path)
+    except TableReadError as error:
+        raise ValueError(str(error)) from None
+    if ENSEMBL_ID.match(str(table.columns[0])):  # no header: the first line is a feature
+        table = pd.concat([table.columns.to_frame().T, table], ignore_index=True)
+        table.columns = ["gene_id", "gene_symbol", *[f"column_{i}" for i in range(3, table.shape[1] + 1)]][: table.shape[1]]
+    missing = [c for c in ("gene_id", "gene_symbol") if c not in table.columns]
+    if missing:
+        raise ValueError(
+            f"{path}: a gene annotation needs columns gene_id and gene_symbol (or the headerless layout of a Cell "
+            f"Ranger features.tsv); the header has: {', '.join(map(str, table.columns))}"
+        )
+    features = feature_table(table[["gene_id", "gene_symbol"]])
+    pairs = features.dropna(subset=["gene_id", "gene_symbol"])[["gene_id", "gene_symbol"]]
+    if pairs.empty:
+        raise ValueError(f"{path}: no row pairs an Ensembl ID (ENSG..., ENSMUSG...) with a symbol")
+    return pairs.drop_duplicates().reset_index(drop=True)
+
+
+def cohort_species(species: pd.Series) -> tuple[str, str]:
+    """The cohort's species from its samples' (sample ID -> 'human', 'mouse' or 'unknown'): the one
+    most samples have, and '' or an explanation when it cannot be told (a tie)."""
+    known = species[species != "unknown"].value_counts()
+    if known.empty:
+        return "unknown", ""
+    if len(known) > 1 and known.iloc[0] == known.iloc[1]:
+        listing = ", ".join(f"{n} {name}" for name, n in known.items())
+        return "unknown", f"as many samples of one species as of another ({listing})"
+    return str(known.index[0]), ""
+
+
 def _lookup(gene_map: pd.DataFrame, source: str, target: str) -> tuple[dict, set]:
     """source -> target where the map names exactly one target; and the ambiguous sources."""
     pairs = gene_map[[source, target]].drop_duplicates()
@@ -77,17 +143,15 @@ def _lookup(gene_map: pd.DataFrame, source: str, target: str) -> tuple[dict, set
     return dict(zip(single[source], single[target])), set(pairs.loc[n_targets > 1, source])
 
 
-def harmonize_genes(adata: ad.AnnData, namespace: str, gene_map: pd.DataFrame) -> tuple[ad.AnnData, pd.DataFrame]:
-    """Rename a sample's genes into `namespace` ('symbol' or 'ensembl') and sum duplicates.
+def gene_identifiers(features: pd.DataFrame, namespace: str, gene_map: pd.DataFrame) -> pd.DataFrame:
+    """Each feature's name in `namespace` ('symbol' or 'ensembl'), from its own names or the map.
 
-    adata: cells x genes counts with var columns gene_id and gene_symbol (as the readers return).
-    Returns the harmonized AnnData (var index = harmonized ID; var gene_id and gene_symbol as known
-    from the sample or the map) and a report with one row per input feature: original_id,
-    harmonized_id (None when dropped) and action.
+    features: a `feature_table`. Returns one row per feature: original_id (the name the file used in
+    that namespace, else the other), harmonized_id (None when no name is known) and action (kept,
+    version_stripped, mapped, dropped_unmapped, dropped_ambiguous).
     """
     if namespace not in ("symbol", "ensembl"):
         raise ValueError(f"namespace must be 'symbol' or 'ensembl', got {namespace!r}")
-    features = feature_table(adata.var)
     id_to_symbol, _ = _lookup(gene_map, "gene_id", "gene_symbol")
     symbol_to_id, ambiguous_symbols = _lookup(gene_map, "gene_symbol", "gene_id")
 
@@ -114,8 +178,23 @@ def harmonize_genes(adata: ad.AnnData, namespace: str, gene_map: pd.DataFrame) -
         harmonized.append(target)
         actions.append(action)
         originals.append(original)
+    return pd.DataFrame({"original_id": originals, "harmonized_id": harmonized, "action": actions})
 
-    report = pd.DataFrame({"original_id": originals, "harmonized_id": harmonized, "action": actions})
+
+def harmonize_genes(
+    adata: ad.AnnData, namespace: str, gene_map: pd.DataFrame, features: pd.DataFrame | None = None
+) -> tuple[ad.AnnData, pd.DataFrame]:
+    """Rename a sample's genes into `namespace` ('symbol' or 'ensembl') and sum duplicates.
+
+    adata: cells x genes counts with var columns gene_id and gene_symbol (as the readers return).
+    features: its `feature_table`, when the caller has it. Returns the harmonized AnnData (var index
+    = harmonized ID; var gene_id and gene_symbol as known from the sample or the map, categorical)
+    and the report of `gene_identifiers`, with action 'summed' for features sharing a name.
+    """
+    features = feature_table(adata.var) if features is None else features
+    report = gene_identifiers(features, namespace, gene_map)
+    id_to_symbol, _ = _lookup(gene_map, "gene_id", "gene_symbol")
+    symbol_to_id, _ = _lookup(gene_map, "gene_symbol", "gene_id")
     kept = report["harmonized_id"].notna().to_numpy()
     repeated = report["harmonized_id"].duplicated(keep=False) & report["harmonized_id"].notna()
     report.loc[repeated, "action"] = "summed"
@@ -140,5 +219,7 @@ def harmonize_genes(adata: ad.AnnData, namespace: str, gene_map: pd.DataFrame) -
         var["gene_id"] = names
         known = var["gene_symbol"].notna()
         var["gene_symbol"] = var["gene_symbol"].where(known, pd.Series(id_to_symbol, dtype=object).reindex(names))
+    for column in ("gene_id", "gene_symbol"):  # categorical: anndata writes missing values in them
+        var[column] = pd.Categorical(var[column].astype(object).where(var[column].notna(), None))
     out = ad.AnnData(X=counts.tocsr(), obs=adata.obs.copy(), var=var, obsm=dict(adata.obsm), uns=dict(adata.uns))
     return out, report

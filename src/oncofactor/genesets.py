@@ -10,6 +10,7 @@ import pandas as pd
 from scipy import stats
 
 from oncofactor.clinical import benjamini_hochberg
+from oncofactor.notices import LEFT_OUT, Notice
 
 ENRICHMENT_COLUMNS = [
     "factor", "view", "feature_set", "source", "set_size", "n_in_view", "direction", "effect",
@@ -87,3 +88,18 @@ def enrichment(weights: pd.DataFrame, gene_sets: dict[str, dict[str, list[str]]]
     result = pd.DataFrame(rows, columns=ENRICHMENT_COLUMNS)
     result["q_value"] = benjamini_hochberg(result["p_value"])
     return result
+
+
+def untested_sets(gene_sets: dict[str, dict[str, list[str]]], tested: pd.DataFrame, min_size: int, max_size: int) -> list[Notice]:
+    """A notice for each gene set that `enrichment` tested in no view (too few or too many of its
+    genes among any view's features)."""
+    done = set(zip(tested["source"], tested["feature_set"]))
+    return [
+        Notice(
+            "feature_set_enrichment", "feature_set", name, LEFT_OUT,
+            f"not tested in any view: no view holds between feature_sets.min_size = {min_size} and max_size = {max_size} "
+            f"of its {len(genes)} genes (from {source})",
+            "check that its gene names match the cohort's namespace (genes.namespace), or lower feature_sets.min_size",
+        )
+        for source, sets in gene_sets.items() for name, genes in sets.items() if (source, name) not in done
+    ]

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from oncofactor.views import VIEW_SEPARATOR, view_modality
+from oncofactor.pseudobulk import VIEW_SEPARATOR
 
 logger = logging.getLogger(__name__)
 
@@ -84,13 +84,26 @@ def prepare_views(mdata, settings: dict) -> MofaData:
     return MofaData(views, features, likelihoods, samples, groups)
 
 
+def trainable_factors(data: MofaData, requested: int) -> tuple[int, str]:
+    """How many factors the views allow: mofapy2 starts from a PCA of the patients, which has fewer
+    components than patients, so at most patients - 1 (and no more than the features). Returns the
+    number and, when it is below `requested`, why."""
+    n_samples = len(data.samples)
+    n_features = sum(len(features) for features in data.features.values())
+    allowed = max(1, min(requested, n_samples - 1, n_features))
+    if allowed == requested:
+        return allowed, ""
+    return allowed, f"mofa.factors = {requested}, but {n_samples} patients and {n_features} features allow at most {allowed}"
+
+
 def train(data: MofaData, settings: dict, seed: int, outfile: str, coordinates: np.ndarray | None = None, n_inducing: int | None = None) -> None:
     """Train one MOFA model with `seed` and save it to `outfile` (HDF5, as mofapy2 saves it).
 
     With `coordinates` (samples x 2, e.g. spot positions) the model is MEFISTO: factors are smooth
     over the coordinates, with a sparse Gaussian process on `n_inducing` inducing points.
-    mofapy2's console output goes to the log. Raises MofaTrainingError on mofapy2's silent exit,
-    a non-finite ELBO, or a model whose factors are all switched off.
+    Trains `trainable_factors` factors. mofapy2's console output goes to the log. Raises
+    MofaTrainingError on mofapy2's silent exit, a non-finite ELBO, or a model whose factors are all
+    switched off.
     """
     from mofapy2.run.entry_point import entry_point
 
@@ -113,7 +126,7 @@ def train(data: MofaData, settings: dict, seed: int, outfile: str, coordinates: 
                 features_names=[data.features[v] for v in view_names],
             )
             model.set_model_options(
-                factors=settings["factors"], spikeslab_weights=settings["spikeslab_weights"],
+                factors=trainable_factors(data, settings["factors"])[0], spikeslab_weights=settings["spikeslab_weights"],
                 ard_factors=settings["ard_factors"], ard_weights=settings["ard_weights"],
             )
             model.set_train_options(
@@ -230,9 +243,9 @@ def regress_batches(data: MofaData, batches: dict[str, pd.Series]) -> MofaData:
 
 def view_batches(mdata, views) -> dict[str, pd.Series]:
     """The batch label each of `views` (names) should be corrected for: the batch of the patient's
-    samples of the view's modality (obs batch_scrna for rna views, batch_spatial for spatial views,
-    batch_ctc_scrna for ctc_rna)."""
-    columns = {name: f"batch_{view_modality(name)}" for name in views if view_modality(name)}
+    samples of the modality the view was built from (uns['modality']: obs batch_scrna, batch_spatial
+    or batch_ctc_scrna); views of patient-level tables have none."""
+    columns = {name: f"batch_{mdata.mod[name].uns.get('modality')}" for name in views}
     return {name: mdata.obs[column] for name, column in columns.items() if column in mdata.obs}
 
 

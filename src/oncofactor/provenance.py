@@ -15,8 +15,9 @@ from oncofactor.config import named_tables
 
 def input_files(config: dict, sample_paths: list[str]) -> list[str]:
     """Every input file of a run: the tables the config names, each sample's file or every file under
-    its folder (MEX, Space Ranger outs), and the GMT files. Sorted, without repeats."""
-    files = {str(Path(path)) for path in named_tables(config) + list(config["feature_sets"]["gmt"])}
+    its folder (MEX, Space Ranger outs), the GMT files and gene annotations. Sorted, without repeats."""
+    named = named_tables(config) + list(config["feature_sets"]["gmt"]) + list(config["genes"]["annotation"])
+    files = {str(Path(path)) for path in named}
     for path in sample_paths:
         path = Path(path)
         files |= {str(p) for p in path.rglob("*") if p.is_file()} if path.is_dir() else {str(path)}

@@ -31,6 +31,8 @@ def qc_metrics(adata: ad.AnnData) -> pd.DataFrame:
 
 
 def _mad_outlier(values: np.ndarray, n_mads: float, side: str) -> np.ndarray:
+    if values.size == 0:
+        return np.zeros(0, dtype=bool)
     median = np.median(values)
     mad = np.median(np.abs(values - median)) * 1.4826  # scaled to the standard deviation of a normal
     if mad == 0:
@@ -38,24 +40,38 @@ def _mad_outlier(values: np.ndarray, n_mads: float, side: str) -> np.ndarray:
     return values < median - n_mads * mad if side == "low" else values > median + n_mads * mad
 
 
-def passes_qc(metrics: pd.DataFrame, settings: dict) -> np.ndarray:
-    """Which observations pass: fixed thresholds, plus (mode 'mad') median +- n_mads MAD outliers.
+# The QC rules, in the order they are reported; a cell can fail several.
+QC_RULES = ("counts_below_floor", "genes_below_floor", "mito_above_max", "counts_outlier", "genes_outlier", "mito_outlier")
 
-    settings: min_counts, min_genes, max_pct_mito, mode ('fixed' or 'mad'), n_mads. In 'mad' mode the
-    fixed thresholds still apply as floors, and cells are also dropped when log counts or log genes are
-    low outliers or pct_mito a high outlier, computed within the sample.
+
+def qc_failures(metrics: pd.DataFrame, settings: dict) -> pd.DataFrame:
+    """Which QC rule each observation fails: observations x QC_RULES booleans.
+
+    settings: min_counts, min_genes, max_pct_mito (fixed floors, always applied), mode ('fixed' or
+    'mad'), n_mads, n_mads_mito. In 'mad' mode, as in the scverse best-practices book, observations
+    are also outliers of their own sample when log1p counts or log1p genes lie more than n_mads
+    median absolute deviations below the sample's median, or pct_mito more than n_mads_mito above it.
     """
-    keep = (
-        (metrics["n_counts"] >= settings["min_counts"])
-        & (metrics["n_genes"] >= settings["min_genes"])
-        & (metrics["pct_mito"] <= settings["max_pct_mito"])
-    ).to_numpy()
+    failures = pd.DataFrame(False, index=metrics.index, columns=list(QC_RULES))
+    failures["counts_below_floor"] = (metrics["n_counts"] < settings["min_counts"]).to_numpy()
+    failures["genes_below_floor"] = (metrics["n_genes"] < settings["min_genes"]).to_numpy()
+    failures["mito_above_max"] = (metrics["pct_mito"] > settings["max_pct_mito"]).to_numpy()
     if settings["mode"] == "mad":
-        n_mads = settings["n_mads"]
-        keep &= ~_mad_outlier(np.log1p(metrics["n_counts"].to_numpy()), n_mads, "low")
-        keep &= ~_mad_outlier(np.log1p(metrics["n_genes"].to_numpy()), n_mads, "low")
-        keep &= ~_mad_outlier(metrics["pct_mito"].to_numpy(), n_mads, "high")
-    return keep
+        failures["counts_outlier"] = _mad_outlier(np.log1p(metrics["n_counts"].to_numpy(dtype=float)), settings["n_mads"], "low")
+        failures["genes_outlier"] = _mad_outlier(np.log1p(metrics["n_genes"].to_numpy(dtype=float)), settings["n_mads"], "low")
+        failures["mito_outlier"] = _mad_outlier(metrics["pct_mito"].to_numpy(dtype=float), settings["n_mads_mito"], "high")
+    return failures
+
+
+def passes_qc(metrics: pd.DataFrame, settings: dict) -> np.ndarray:
+    """Which observations pass every rule of `qc_failures`."""
+    return ~qc_failures(metrics, settings).to_numpy().any(axis=1)
+
+
+def failed_rules(failures: pd.DataFrame) -> pd.Series:
+    """Per observation, the rules it failed joined by ',' ('' when it passed every rule)."""
+    names = np.array(failures.columns, dtype=object)
+    return pd.Series([",".join(names[row]) for row in failures.to_numpy()], index=failures.index, dtype=object)
 
 
 def log_normalize(counts: sp.spmatrix, target_sum: float = 1e4) -> sp.csr_matrix:

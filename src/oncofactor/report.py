@@ -298,7 +298,8 @@ def build_report(figures: dict[str, tuple[str, str]], tables: dict[str, pd.DataF
 
     figures: FIGURE_SECTIONS key -> (PNG path, caption); missing keys are left out. tables: 'coverage', 'qc', 'stability',
     'top_features', 'associations' and, when present, 'response_prediction', 'response_coefficients',
-    'strata_selection', 'strata_logrank', 'feature_set_enrichment', 'warnings' (one column 'message').
+    'strata_selection', 'strata_logrank', 'feature_set_enrichment', 'warnings' (one column 'message'), and
+    'notices' (oncofactor.notices.NOTICE_COLUMNS).
     provenance: 'config' (YAML text), 'pipeline' (mapping), 'inputs' and 'packages' (DataFrames).
     """
     sections = {title: Section(title.lower().replace(" ", "-"), title) for title in
@@ -311,12 +312,27 @@ def build_report(figures: dict[str, tuple[str, str]], tables: dict[str, pd.DataF
     coverage = tables["coverage"]
     patients = coverage["patient_id"].nunique()
     per_modality = coverage[coverage["present"]].groupby("modality")["patient_id"].nunique()
-    sections["Inputs and QC"].text(
-        f"{patients} patients; " + ", ".join(f"{modality}: {n} patients" for modality, n in per_modality.items()) + "."
-    )
+    inputs = sections["Inputs and QC"]
+    inputs.text(f"{patients} patients; " + ", ".join(f"{modality}: {n} patients" for modality, n in per_modality.items()) + ".")
+    notices = tables["notices"]
+    left_out = notices[notices["outcome"] == "left out"]
+    inputs.blocks.append('<h3 id="left-out">Left out of this run</h3>')
+    if notices.empty:
+        inputs.text("Nothing was left out, and no step warned about the data.")
+    else:
+        inputs.text(
+            f"{len(left_out)} item(s) left out and {len(notices) - len(left_out)} warning(s), each with its reason and what to "
+            "try (results/notices.parquet; the same list ends the run's console output)."
+        )
+        shown = pd.concat([left_out, notices[notices["outcome"] != "left out"]])
+        inputs.table(shown[["outcome", "kind", "subject", "reason", "fix", "step"]], "What the run left out or warns about.", max_rows=500)
     add_figure("coverage")
     add_figure("qc")
     qc = tables["qc"]
+    removed = qc.loc[~qc["passed_qc"], ["sample_id", "removed_by"]].assign(rule=lambda t: t["removed_by"].str.split(",")).explode("rule")
+    if not removed.empty:
+        by_rule = removed.groupby(["sample_id", "rule"]).size().unstack(fill_value=0).reset_index()
+        inputs.table(by_rule, "Observations removed by each QC rule, per sample (an observation can fail several).", max_rows=500)
     summary = qc.groupby(["sample_id", "modality"], sort=True).agg(
         observations=("passed_qc", "size"), passed_qc=("passed_qc", "sum"), median_counts=("n_counts", "median"),
         median_genes=("n_genes", "median"), median_pct_mito=("pct_mito", "median")).reset_index()

@@ -38,6 +38,30 @@ def visium_positions(outs: Path) -> Path | None:
     )
 
 
+# Filtered matrices of a Cell Ranger outs/ folder, most preferred first: `count` v3+, `multi`'s
+# per-sample count folder, and Cell Ranger 2.
+CELLRANGER_MATRICES = (
+    "filtered_feature_bc_matrix.h5",
+    "per_sample_outs/*/count/sample_filtered_feature_bc_matrix.h5",
+    "filtered_gene_bc_matrices_h5.h5",
+    "filtered_feature_bc_matrix",
+    "filtered_gene_bc_matrices/*",
+)
+
+
+def cellranger_matrix(path: Path) -> Path | None:
+    """The filtered gene-barcode matrix of a Cell Ranger outs/ folder or of the run folder above it:
+    an HDF5 file, else a MEX folder; None when the folder holds none or several (e.g. two genomes)."""
+    outs = path / "outs" if (path / "outs").is_dir() else path
+    if (outs / "spatial").is_dir():  # a Space Ranger folder
+        return None
+    for pattern in CELLRANGER_MATRICES:
+        found = sorted(outs.glob(pattern))
+        if len(found) == 1 and (found[0].is_file() or (found[0] / "barcodes.tsv.gz").exists() or (found[0] / "barcodes.tsv").exists()):
+            return found[0]
+    return None
+
+
 def detect_format(path: Path) -> str | None:
     """Guess the format of an existing path; None when it cannot be told."""
     name = path.name.lower()

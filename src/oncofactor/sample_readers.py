@@ -10,9 +10,11 @@ more than reading a typical sample, and a per-sample job pays it once per sample
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 from pathlib import Path
+from typing import Mapping
 
 import anndata as ad
 import h5py
@@ -21,6 +23,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from oncofactor.sample_formats import visium_outs, visium_positions
+from oncofactor.user_tables import read_table_as_text
 
 
 class SampleReadError(Exception):
@@ -91,6 +94,22 @@ def _first(folder: Path, names: tuple[str, ...]) -> Path:
     return next(folder / name for name in names if (folder / name).exists())
 
 
+def _mex_features(folder: Path) -> tuple[pd.DataFrame, np.ndarray]:
+    """A MEX folder's features (gene_id, gene_symbol) and which of them are gene expression."""
+    features = pd.read_csv(
+        _first(folder, ("features.tsv.gz", "features.tsv", "genes.tsv.gz", "genes.tsv")), sep="\t", header=None, dtype=str
+    )
+    symbols = features[1] if features.shape[1] > 1 else features[0]
+    keep = (features[2] == "Gene Expression").to_numpy() if features.shape[1] > 2 else np.ones(len(features), bool)
+    return pd.DataFrame({"gene_id": features[0].to_numpy(), "gene_symbol": symbols.to_numpy()}), keep
+
+
+def read_10x_mtx_features(folder: str | Path) -> pd.DataFrame:
+    """gene_id and gene_symbol of a MEX folder's gene-expression features, without the matrix."""
+    features, keep = _mex_features(Path(folder))
+    return features[keep].reset_index(drop=True)
+
+
 def read_10x_mtx(folder: str | Path) -> ad.AnnData:
     """Cell Ranger MEX folder: v3 (features.tsv.gz with id, name, type) or v2 (genes.tsv with id, name)."""
     # Imported here: scipy.io costs every harmonization job ~50 ms to import, and only MEX needs it.
@@ -99,13 +118,9 @@ def read_10x_mtx(folder: str | Path) -> ad.AnnData:
     folder = Path(folder)
     with _open_text(_first(folder, ("matrix.mtx.gz", "matrix.mtx"))) as handle:
         counts = mmread(handle)
-    features = pd.read_csv(
-        _first(folder, ("features.tsv.gz", "features.tsv", "genes.tsv.gz", "genes.tsv")), sep="\t", header=None, dtype=str
-    )
+    features, keep = _mex_features(folder)
     barcodes = pd.read_csv(_first(folder, ("barcodes.tsv.gz", "barcodes.tsv")), sep="\t", header=None, dtype=str)[0]
-    symbols = features[1] if features.shape[1] > 1 else features[0]
-    keep = (features[2] == "Gene Expression").to_numpy() if features.shape[1] > 2 else np.ones(len(features), bool)
-    return _anndata(sp.csr_matrix(counts.T)[:, keep], barcodes, features[0][keep].to_numpy(), symbols[keep].to_numpy())
+    return _anndata(sp.csr_matrix(counts.T)[:, keep], barcodes, features["gene_id"][keep].to_numpy(), features["gene_symbol"][keep].to_numpy())
 
 
 def _whole_and_non_negative(matrix) -> tuple[bool, str]:
@@ -119,6 +134,67 @@ def _whole_and_non_negative(matrix) -> tuple[bool, str]:
     if fractional.size:
         return False, f"non-integer values (e.g. {fractional[0]:.4g}; maximum {sample.max():.3g}, as after normalization or log)"
     return True, ""
+
+
+def _store_values(node, n: int = 200_000) -> np.ndarray:
+    """The first `n` stored values of a matrix in an open .h5ad (h5py) or .zarr store: the data
+    array of a sparse matrix, or the first rows of a dense one."""
+    if hasattr(node, "keys") and "data" in node:
+        return np.asarray(node["data"][:n])
+    rows = max(1, n // max(1, int(node.shape[1]))) if len(node.shape) > 1 else n
+    return np.asarray(node[:rows]).ravel()
+
+
+ANNDATA_COUNT_SOURCES = ("X", "layers/counts", "raw/X")
+
+
+def anndata_counts_source(store, source: str) -> str:
+    """Which of X, layers['counts'] and .raw's X holds raw counts in an open AnnData store (h5py file
+    or zarr group), judged on their first values as `counts_from_anndata` judges whole matrices.
+
+    Raises SampleReadError saying what X held when none does.
+    """
+    found = "no matrix"
+    for key in ANNDATA_COUNT_SOURCES:
+        if key in store:
+            ok, problem = _whole_and_non_negative(_store_values(store[key]))
+            if ok:
+                return key
+            if key == "X":
+                found = problem
+    raise SampleReadError(
+        f"{source}: X holds {found}, and neither layers['counts'] nor .raw holds raw counts; "
+        "save the unnormalized UMI counts in X or layers['counts']"
+    )
+
+
+def _var_names(var: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """gene IDs and symbols of an AnnData var table, from the columns 10x readers and scanpy write."""
+    symbols = var["gene_symbol"] if "gene_symbol" in var else (var["gene_symbols"] if "gene_symbols" in var else var.index)
+    gene_ids = var["gene_ids"] if "gene_ids" in var else (var["gene_id"] if "gene_id" in var else var.index)
+    return np.asarray(gene_ids, dtype=object), np.asarray(symbols, dtype=object)
+
+
+def _open_anndata_store(path: Path):
+    if path.is_dir():
+        import zarr
+
+        return contextlib.nullcontext(zarr.open_group(str(path), mode="r"))
+    return h5py.File(path, "r")
+
+
+def anndata_features(path: str | Path) -> pd.DataFrame:
+    """gene_id and gene_symbol of an .h5ad or .zarr's counts (var, or raw's var when .raw holds the
+    counts), read without the matrix."""
+    path = Path(path)
+    with _open_anndata_store(path) as store:
+        source = anndata_counts_source(store, str(path))
+        var = ad.io.read_elem(store["raw/var"] if source == "raw/X" else store["var"])
+    if not isinstance(var, pd.DataFrame):  # stores written before anndata 0.7 hold var as a record array
+        var = pd.DataFrame(var)
+        var = var.set_index(var.columns[0])
+    gene_ids, symbols = _var_names(var)
+    return pd.DataFrame({"gene_id": gene_ids, "gene_symbol": symbols})
 
 
 def counts_from_anndata(adata: ad.AnnData, source: str) -> ad.AnnData:
@@ -138,9 +214,8 @@ def counts_from_anndata(adata: ad.AnnData, source: str) -> ad.AnnData:
             f"{source}: X holds {found}, and neither layers['counts'] nor .raw holds raw counts; "
             "save the unnormalized UMI counts in X or layers['counts']"
         )
-    symbols = var["gene_symbol"] if "gene_symbol" in var else (var["gene_symbols"] if "gene_symbols" in var else var.index)
-    gene_ids = var["gene_ids"] if "gene_ids" in var else (var["gene_id"] if "gene_id" in var else var.index)
-    out = _anndata(counts, adata.obs_names, np.asarray(gene_ids, dtype=object), np.asarray(symbols, dtype=object))
+    gene_ids, symbols = _var_names(var)
+    out = _anndata(counts, adata.obs_names, gene_ids, symbols)
     out.obs = adata.obs.copy()
     for key in ("spatial",):
         if key in adata.obsm:
@@ -195,29 +270,85 @@ def read_visium(path: str | Path) -> ad.AnnData:
     return adata
 
 
+def _separator(path: Path) -> str:
+    return "\t" if any(s in (".tsv", ".txt") for s in path.suffixes) else ","
+
+
+def _orientation(path: Path, text: list[str], n_rows: int, n_numeric: int, orientation: str, class_column: str) -> str:
+    """genes_by_cells or cells_by_genes; 'auto': a table with `class_column` is cells x genes,
+    otherwise the longer side is genes (single-cell tables hold far more genes than cells)."""
+    if not text:
+        raise SampleReadError(f"{path}: no column of gene or cell names (every column is numeric)")
+    if orientation == "auto":
+        return "cells_by_genes" if class_column in text or n_rows < n_numeric else "genes_by_cells"
+    return orientation
+
+
+def _check_cell_classes(path: Path, orientation: str, text: list[str], metadata: pd.DataFrame | None, class_column: str) -> None:
+    """A table or metadata that describes its cells must say their class in `class_column`:
+    otherwise every cell would be taken for a CTC without a word."""
+    described = [c for c in (text[1:] if orientation == "cells_by_genes" else [])]
+    if metadata is not None:
+        if class_column not in metadata.columns:
+            raise SampleReadError(
+                f"{path}: its cell metadata has no column '{class_column}' (ctc.cell_class_column); the columns are: "
+                f"{', '.join(map(str, metadata.columns))}; set ctc.cell_class_column to the one that marks CTCs"
+            )
+    elif described and class_column not in described:
+        raise SampleReadError(
+            f"{path}: cells x genes table with text column(s) {', '.join(map(str, described))} but no '{class_column}' "
+            "(ctc.cell_class_column); set ctc.cell_class_column to the column that marks CTCs"
+        )
+
+
+def _gene_names(genes) -> tuple[np.ndarray, np.ndarray]:
+    """A count table names each gene once; genes.classify_features tells IDs from symbols."""
+    names = np.array([str(g) for g in genes], dtype=object)
+    return names, names.copy()
+
+
+def count_table_features(
+    path: str | Path, orientation: str = "auto", class_column: str = "cell_class", metadata: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """gene_id and gene_symbol of a count table, from its first rows and its gene column or header
+    (see `read_count_table` for the layouts), and the check of its cell classes."""
+    path = Path(path)
+    head = pd.read_csv(path, sep=_separator(path), nrows=200)
+    is_numeric = head.dtypes.map(pd.api.types.is_numeric_dtype).to_numpy(dtype=bool)
+    numeric, text = head.columns[is_numeric].tolist(), head.columns[~is_numeric].tolist()
+    with (gzip.open(path, "rt") if path.name.endswith(".gz") else path.open()) as handle:
+        n_rows = sum(1 for _ in handle) - 1
+    orientation = _orientation(path, text, n_rows, len(numeric), orientation, class_column)
+    _check_cell_classes(path, orientation, text, metadata, class_column)
+    if orientation == "genes_by_cells":
+        genes = pd.read_csv(path, sep=_separator(path), usecols=[text[0]], dtype=str)[text[0]]
+    else:
+        genes = numeric
+    gene_ids, symbols = _gene_names(genes)
+    return pd.DataFrame({"gene_id": gene_ids, "gene_symbol": symbols})
+
+
 def read_count_table(
     path: str | Path, orientation: str = "auto", class_column: str = "cell_class", metadata: pd.DataFrame | None = None
 ) -> ad.AnnData:
     """A single-cell count table (CSV/TSV, optionally gzipped), genes x cells or cells x genes.
 
     Text columns are metadata: in a cells x genes table the first is the cell ID and `class_column`
-    (if present) separates CTCs from white-blood-cell controls; in a genes x cells table the first
-    column holds the genes. With orientation 'auto', a table with `class_column` is cells x genes and
-    otherwise the longer side is taken as genes (single-cell tables hold far more genes than cells).
-    Non-integer values (expected counts from RSEM and similar) are rounded to the nearest integer and
-    the rounding is recorded in uns['oncofactor_notes']. `metadata` (indexed by cell ID) adds columns
-    to obs, e.g. the class of each cell when the table itself has none; every cell must be in it.
+    separates CTCs from white-blood-cell controls; in a genes x cells table the first column holds the
+    genes. With orientation 'auto', a table with `class_column` is cells x genes and otherwise the
+    longer side is taken as genes. Non-integer values (expected counts from RSEM and similar) are
+    rounded to the nearest integer and the rounding is recorded in uns['oncofactor_notes'].
+    `metadata` (indexed by cell ID) adds columns to obs, e.g. the class of each cell when the table
+    itself has none; every cell must be in it. A table or metadata that describes its cells without
+    `class_column` is refused (SampleReadError listing the columns it has).
     """
     path = Path(path)
-    separator = "\t" if any(s in (".tsv", ".txt") for s in path.suffixes) else ","
-    table = pd.read_csv(path, sep=separator)
+    table = pd.read_csv(path, sep=_separator(path))
     # From the dtypes, in one pass: a full-length CTC table has tens of thousands of gene columns.
     is_numeric = table.dtypes.map(pd.api.types.is_numeric_dtype).to_numpy(dtype=bool)
     numeric, text = table.columns[is_numeric].tolist(), table.columns[~is_numeric].tolist()
-    if not text:
-        raise SampleReadError(f"{path}: no column of gene or cell names (every column is numeric)")
-    if orientation == "auto":
-        orientation = "cells_by_genes" if class_column in text or len(table) < len(numeric) else "genes_by_cells"
+    orientation = _orientation(path, text, len(table), len(numeric), orientation, class_column)
+    _check_cell_classes(path, orientation, text, metadata, class_column)
     if orientation == "genes_by_cells":
         if len(text) > 1:
             raise SampleReadError(f"{path}: genes x cells table with several text columns ({', '.join(text)}); only the gene column may be text")
@@ -241,8 +372,7 @@ def read_count_table(
             "(expected counts); rounded to the nearest integer"
         )
         values = np.round(values)
-    gene_ids = np.where(pd.Series(genes).str.match(r"^ENS[A-Z]*G\d+"), genes, None)
-    symbols = np.where(gene_ids == None, genes, None)  # noqa: E711 (element-wise)
+    gene_ids, symbols = _gene_names(genes)
     adata = _anndata(sp.csr_matrix(values), obs.index, gene_ids, symbols)
     if metadata is not None:
         metadata = metadata.set_axis(metadata.index.astype(str))
@@ -253,3 +383,155 @@ def read_count_table(
     adata.obs = obs
     adata.uns["oncofactor_notes"] = notes
     return adata
+
+
+# --- one sample-sheet row, any format -----------------------------------------------------------
+
+
+def text_value(sample: Mapping, key: str) -> str | None:
+    """A sample-sheet cell's text, or None when it is empty (NaN or '')."""
+    value = sample.get(key)
+    return value if isinstance(value, str) and value else None
+
+
+def _genome(sample: Mapping, config: dict) -> str | None:
+    return text_value(sample, "genome") or config["scrna"]["genome"]
+
+
+def cell_metadata(sample: Mapping) -> pd.DataFrame | None:
+    """The sample's cell metadata table (cell ID as index), or None when it has none."""
+    path = text_value(sample, "cell_metadata")
+    if path is None:
+        return None
+    table = read_table_as_text(path)
+    return table.set_index(table.columns[0])
+
+
+def read_sample(sample: Mapping, config: dict) -> ad.AnnData:
+    """Raw counts of one sample-sheet row (a row of results/inputs/samples.parquet).
+
+    For single-CTC samples with `ctc.patient_column` set, only the cells of the sample's patient are
+    kept when the table or its cell metadata names the cells' patients (one table may hold several
+    patients' cells); SampleReadError when the metadata lacks the column or names no cell of the patient.
+    """
+    path, file_format = sample["path"], sample["format"]
+    if file_format == "10x_h5":
+        return read_10x_h5(path, genome=_genome(sample, config))
+    if file_format == "10x_mtx":
+        return read_10x_mtx(path)
+    if file_format == "h5ad":
+        return read_h5ad(path)
+    if file_format == "zarr":
+        return read_zarr(path)
+    if file_format == "visium":
+        return read_visium(path)
+    if file_format == "csv":
+        ctc = config["ctc"]
+        adata = read_count_table(
+            path, orientation=ctc["count_orientation"], class_column=ctc["cell_class_column"], metadata=cell_metadata(sample)
+        )
+        patient_column = ctc["patient_column"]
+        # A table (or its metadata) that names cells' patients may hold several patients' cells; one
+        # that does not, and has no metadata to name them, is all the sample's patient's.
+        if patient_column and (patient_column in adata.obs or text_value(sample, "cell_metadata")):
+            if patient_column not in adata.obs:
+                raise SampleReadError(
+                    f"{path}: no column '{patient_column}' (ctc.patient_column) in the table or its cell metadata; "
+                    f"the columns are: {', '.join(map(str, adata.obs.columns)) or 'none'}"
+                )
+            patients = adata.obs[patient_column].astype(str).str.strip()
+            if not (patients == sample["patient_id"]).any():
+                raise SampleReadError(
+                    f"{path}: no cell of patient '{sample['patient_id']}' in column '{patient_column}' "
+                    f"(ctc.patient_column); it holds {', '.join(sorted(patients.unique())[:10])}"
+                )
+            adata = adata[(patients == sample["patient_id"]).to_numpy()].copy()
+        return adata
+    raise ValueError(f"unknown format {file_format!r}")
+
+
+def read_sample_features(sample: Mapping, config: dict) -> pd.DataFrame:
+    """A sample's features (gene_id, gene_symbol) as the file names them, without reading its matrix."""
+    path, file_format = Path(sample["path"]), sample["format"]
+    if file_format == "10x_h5":
+        return read_10x_h5_features(path, genome=_genome(sample, config))
+    if file_format == "10x_mtx":
+        return read_10x_mtx_features(path)
+    if file_format == "visium":
+        outs = visium_outs(path)
+        h5 = outs / "filtered_feature_bc_matrix.h5"
+        return read_10x_h5_features(h5) if h5.exists() else read_10x_mtx_features(outs / "filtered_feature_bc_matrix")
+    if file_format in ("h5ad", "zarr"):
+        return anndata_features(path)
+    if file_format == "csv":
+        ctc = config["ctc"]
+        return count_table_features(path, ctc["count_orientation"], ctc["cell_class_column"], cell_metadata(sample))
+    raise ValueError(f"unknown format {file_format!r}")
+
+
+def _h5_counts_problem(path: Path, genome: str | None) -> str | None:
+    with h5py.File(path, "r") as handle:
+        group = _h5_matrix_group(handle, path, genome)[0]
+        ok, problem = _whole_and_non_negative(np.asarray(group["data"][:200_000]))
+    return None if ok else f"{path.name} holds {problem}; Cell Ranger files hold raw UMI counts"
+
+
+def _mtx_counts_problem(folder: Path) -> str | None:
+    matrix = _first(folder, ("matrix.mtx.gz", "matrix.mtx"))
+    with _open_text(matrix) as handle:
+        header = handle.readline()
+        if "integer" in header.lower():
+            return None
+        values = []
+        for line in handle:
+            if line.startswith("%"):
+                continue
+            fields = line.split()
+            if len(fields) == 3 and values is not None:
+                values.append(float(fields[2]))
+            if len(values) > 50_000:
+                break
+    ok, problem = _whole_and_non_negative(np.asarray(values[1:]))  # the first entry is the matrix size
+    return None if ok else f"{matrix.name} holds {problem}; a MEX folder holds raw UMI counts"
+
+
+# A count table whose sampled non-zero values are nearly all fractional and all below this is logged
+# or normalized expression, not counts: expected counts reach thousands, and in the real tables seen
+# (Poonia et al. RSEM, iCTC) 17-27% of non-zero values are whole; log-normalized scM&T RNA: none.
+LOG_SCALE_MAXIMUM = 30.0
+LOG_SCALE_MAX_WHOLE_FRACTION = 0.05
+
+
+def _table_counts_problem(path: Path) -> str | None:
+    head = pd.read_csv(path, sep=_separator(path), nrows=200)
+    values = head.select_dtypes("number").to_numpy(dtype=float)
+    values = values[np.isfinite(values) & (values != 0)]
+    if values.size == 0:
+        return None
+    if (values < 0).any():
+        return f"negative values (minimum {values.min():g}) in its first rows; a count table holds raw counts"
+    whole = np.mean(np.abs(values - np.round(values)) <= 1e-6)
+    if whole <= LOG_SCALE_MAX_WHOLE_FRACTION and values.max() <= LOG_SCALE_MAXIMUM:
+        return (
+            f"{100 * (1 - whole):.0f}% fractional values, none above {values.max():.3g}, in its first rows, as in "
+            "log-normalized data; "
+            "give raw (or expected) counts"
+        )
+    return None
+
+
+def counts_problem(sample: Mapping, config: dict) -> str | None:
+    """What is wrong with a sample's values as counts, judged on its first values without reading
+    the matrix (None when they look like counts). AnnData stores are checked by `anndata_features`."""
+    path, file_format = Path(sample["path"]), sample["format"]
+    if file_format == "10x_h5":
+        return _h5_counts_problem(path, _genome(sample, config))
+    if file_format == "10x_mtx":
+        return _mtx_counts_problem(path)
+    if file_format == "visium":
+        outs = visium_outs(path)
+        h5 = outs / "filtered_feature_bc_matrix.h5"
+        return _h5_counts_problem(h5, None) if h5.exists() else _mtx_counts_problem(outs / "filtered_feature_bc_matrix")
+    if file_format == "csv":
+        return _table_counts_problem(path)
+    return None

@@ -91,17 +91,52 @@ TIMEPOINTS = ("T0", "T1", "T2")
 NB_DISPERSION = 0.3  # variance = mu + dispersion * mu^2
 
 
+# Shapes of real data that once broke the pipeline, which the simulator can write. Quirks that name
+# "one" sample apply to one patient each, chosen in order from P002 on, so a patient is the same in a
+# larger cohort of the same seed; the rest apply to every sample of their kind.
+QUIRKS = {
+    "legacy_chemistry": "one scRNA sample as a Cell Ranger 2 MEX folder (genes.tsv, symbols in both columns) at a third of the depth",
+    "targeted_panel": "one scRNA sample measures only a 300-gene targeted panel (markers, programmes and others)",
+    "gene_subset": "one scRNA sample measures only a contiguous 40% of the genes, as a chromosome subset would",
+    "low_depth": "one scRNA sample at a tenth of the depth (about 250 UMIs per cell)",
+    "failed_sample": "one patient's second scRNA library, whose every cell fails QC (a failed library: about 200 UMIs per cell, three quarters mitochondrial)",
+    "placeholder_ids": "one scRNA sample with the placeholder ID ENSGXXXXXXXXXXX for every gene",
+    "ensembl_only": "one Visium section names its genes by Ensembl ID only, in both columns (as Space Ranger test data)",
+    "visium_v1": "one Visium section in Space Ranger 1's layout (tissue_positions_list.csv without a header)",
+    "cellranger_outs": "scRNA HDF5 files inside Cell Ranger outs/ folders; the sample sheet names the run folder",
+    "ctc_metadata": "single-CTC tables genes x cells with the class of each cell in a metadata table's Cell_type column",
+    "doublets": "about 5% of each scRNA sample's barcodes are doublets (two cells of different types), marked in truth",
+}
+# The example cohort (make run) carries these, so that a run of it meets them.
+# Only quirks that leave every patient's data as it is: on 30 patients, which factors MOFA finds is
+# fragile (dropping any one patient's scRNA sample moved the recovery of true Factor2 from 0.97 to
+# 0.41-0.62), and the example's findings should not hang on its quirks.
+EXAMPLE_QUIRKS = ("failed_sample", "ensembl_only", "visium_v1", "ctc_metadata")
+ONE_SAMPLE_QUIRKS = {
+    "legacy_chemistry": "scrna", "targeted_panel": "scrna", "gene_subset": "scrna", "low_depth": "scrna",
+    "failed_sample": "scrna", "placeholder_ids": "scrna", "ensembl_only": "spatial", "visium_v1": "spatial",
+}
+DOUBLET_RATE = 0.05
+TARGETED_PANEL_GENES = 300
+GENE_SUBSET_FRACTION = 0.4
+
+
 @dataclass(frozen=True)
 class SimulationParams:
-    """Size and seed of a simulated cohort. Cells per sample vary from 0.75 to 1.3 times the mean."""
+    """Size, seed and real-data quirks (QUIRKS) of a simulated cohort. Cells per sample vary from
+    0.75 to 1.3 times the mean."""
 
     patients: int = 30
     seed: int = 1
     cells_per_sample: int = 300
     spots_per_section: int = 300
     genes: int = 1000
+    quirks: tuple[str, ...] = EXAMPLE_QUIRKS
 
     def __post_init__(self):
+        unknown = [q for q in self.quirks if q not in QUIRKS]
+        if unknown:
+            raise ValueError(f"unknown quirk(s) {', '.join(unknown)}; choose from {', '.join(QUIRKS)}")
         minimums = {"patients": 4, "cells_per_sample": 20, "spots_per_section": 20}
         for name, minimum in minimums.items():
             if getattr(self, name) < minimum:
@@ -272,7 +307,7 @@ def _simulate_scrna(model, z, batch, params, rng):
     library[low_quality] *= 0.2
     counts = _negative_binomial(rng, library[:, None] * shares)
     barcodes = _barcodes(rng, n_cells)
-    truth = pd.DataFrame({"barcode": barcodes, "cell_type": [CELL_TYPES[t] for t in types], "low_quality": low_quality})
+    truth = pd.DataFrame({"barcode": barcodes, "cell_type": [CELL_TYPES[t] for t in types], "low_quality": low_quality, "doublet": False})
     return sp.csr_matrix(counts), barcodes, truth
 
 
@@ -413,7 +448,7 @@ def _mutation_row(patient, z, rng) -> dict:
 CONFIG_TEMPLATE = """\
 # oncofactor configuration for the cohort simulated by
 #   oncofactor simulate --patients {patients} --seed {seed} --cells-per-sample {cells_per_sample} \\
-#     --spots-per-section {spots_per_section} --genes {genes} --out {out}
+#     --spots-per-section {spots_per_section} --genes {genes} --quirks {quirk_list} --out {out}
 # Relative paths are read from the folder snakemake runs in; workflow/schemas/config.schema.yaml
 # documents every key and its default.
 
@@ -431,7 +466,7 @@ clinical:
 
 ctc:
   enumeration: {out}/ctc_enumeration.tsv
-  default_blood_volume_ml: 7.5
+  default_blood_volume_ml: 7.5{class_column}
 
 extra_views:
   - name: mutations
@@ -443,6 +478,14 @@ extra_views:
 feature_sets:
   gmt: [{out}/gene_sets.gmt]
 """
+
+
+def _config_text(params: SimulationParams, out: str) -> str:
+    class_column = ""
+    if "ctc_metadata" in params.quirks:
+        class_column = "\n  # The single-CTC metadata tables mark CTCs and blood cells in this column.\n  cell_class_column: Cell_type"
+    fields = {k: v for k, v in params.__dict__.items() if k != "quirks"}
+    return CONFIG_TEMPLATE.format(out=out, quirk_list=",".join(params.quirks) or "none", class_column=class_column, **fields)
 
 
 def _write_tsv(table: pd.DataFrame, path: Path) -> None:
@@ -473,15 +516,122 @@ def simulate_cohort(params: SimulationParams, out: str | Path) -> Path:
     return out
 
 
+SHEET_COLUMNS = ["sample_id", "patient_id", "modality", "path", "format", "timepoint", "batch", "cell_metadata"]
+
+
+def _thin(counts: sp.csr_matrix, keep: float, rng: np.random.Generator) -> sp.csr_matrix:
+    """Each UMI kept with probability `keep`: the same library sequenced less deeply."""
+    thinned = counts.copy()
+    thinned.data = rng.binomial(thinned.data.astype(np.int64), keep).astype(np.int32)
+    thinned.eliminate_zeros()
+    return thinned
+
+
+def _add_doublets(counts: sp.csr_matrix, barcodes: list[str], truth: pd.DataFrame, rng) -> tuple:
+    """Append DOUBLET_RATE doublets: the summed counts of two cells of different types."""
+    n_doublets = int(round(DOUBLET_RATE * counts.shape[0]))
+    types = truth["cell_type"].to_numpy()
+    first = rng.choice(counts.shape[0], n_doublets)
+    second = np.array([rng.choice(np.flatnonzero(types != types[i])) for i in first], dtype=int)
+    doublets = counts[first] + counts[second]
+    codes = [f"{barcode[:-2]}-2" for barcode in (barcodes[i] for i in first)]  # a second GEM well's suffix: unique
+    codes = list(dict.fromkeys(codes))
+    doublets = doublets[: len(codes)]
+    extra = pd.DataFrame({
+        "barcode": codes, "cell_type": [f"{types[i]}+{types[j]}" for i, j in zip(first, second)][: len(codes)],
+        "low_quality": False, "doublet": True,
+    })
+    return sp.vstack([counts, doublets]).tocsr(), barcodes + codes, pd.concat([truth, extra], ignore_index=True)
+
+
+def _targeted_panel(model: GeneModel, rng) -> np.ndarray:
+    """Genes of a targeted panel: markers, programme genes, housekeeping genes and random others."""
+    named = {g for genes in MARKERS.values() for g in genes} | {g for genes in PROGRAM_GENES.values() for g in genes} | set(HOUSEKEEPING)
+    chosen = [i for i, name in enumerate(model.names) if name in named]
+    others = [i for i in range(len(model.names)) if model.names[i] not in named and model.names[i] not in MITOCHONDRIAL]
+    size = min(TARGETED_PANEL_GENES, len(model.names) // 2)  # a panel is a small part of the transcriptome
+    chosen += list(rng.choice(others, min(len(others), max(0, size - len(chosen))), replace=False))
+    return np.sort(np.array(chosen[:size]))
+
+
+def _write_mex_v2(folder: Path, counts: sp.csr_matrix, barcodes: list[str], names: list[str]) -> None:
+    """A Cell Ranger 2 MEX folder: matrix.mtx (genes x cells), genes.tsv, barcodes.tsv, uncompressed."""
+    from scipy.io import mmwrite
+
+    folder.mkdir(parents=True)
+    mmwrite(folder / "matrix.mtx", sp.coo_matrix(counts.T), field="integer")
+    (folder / "genes.tsv").write_text("".join(f"{name}\t{name}\n" for name in names))
+    (folder / "barcodes.tsv").write_text("".join(f"{barcode}\n" for barcode in barcodes))
+
+
+def _write_scrna(folder: Path, model: GeneModel, sample: str, counts, barcodes, quirk: str | None, params, rng) -> tuple[str, str]:
+    """Write one scRNA sample, shaped by its quirk; return its sample-sheet path and format."""
+    ids, names = np.array(model.ids, dtype=object), np.array(model.names, dtype=object)
+    if quirk == "legacy_chemistry":
+        _write_mex_v2(folder / "scrna" / sample / "filtered_gene_bc_matrices" / "GRCh38", _thin(counts, 1 / 3, rng), barcodes, list(names))
+        return f"scrna/{sample}/filtered_gene_bc_matrices/GRCh38", "10x_mtx"
+    if quirk == "low_depth":
+        counts = _thin(counts, 0.1, rng)
+    elif quirk == "failed_sample":  # a failed library: few UMIs, most of them mitochondrial
+        mito = np.isin(names, MITOCHONDRIAL)
+        counts = sp.hstack([_thin(counts[:, ~mito], 0.02, rng), counts[:, mito]]).tocsr()[:, np.argsort(np.r_[np.flatnonzero(~mito), np.flatnonzero(mito)])]
+    elif quirk == "targeted_panel":
+        genes = _targeted_panel(model, rng)
+        counts, ids, names = counts[:, genes], ids[genes], names[genes]
+    elif quirk == "gene_subset":
+        start = int(0.3 * len(names))
+        genes = np.arange(start, start + int(GENE_SUBSET_FRACTION * len(names)))
+        counts, ids, names = counts[:, genes], ids[genes], names[genes]
+    elif quirk == "placeholder_ids":
+        ids = np.full(len(ids), "ENSGXXXXXXXXXXX", dtype=object)
+    outs = folder / "scrna" / sample / ("outs" if "cellranger_outs" in params.quirks else "")
+    outs.mkdir(parents=True)
+    write_10x_h5(outs / "filtered_feature_bc_matrix.h5", counts, barcodes, list(ids), list(names))
+    if "cellranger_outs" in params.quirks:
+        return f"scrna/{sample}", "auto"
+    return f"scrna/{sample}/filtered_feature_bc_matrix.h5", "10x_h5"
+
+
+def _write_visium(folder: Path, model: GeneModel, sample: str, counts, positions, quirk: str | None) -> None:
+    outs = folder / "spatial" / sample / "outs"
+    names = model.ids if quirk == "ensembl_only" else model.names
+    write_spaceranger_outs(outs, counts, positions, model.ids, names, SCALEFACTORS)
+    if quirk == "visium_v1":
+        listed = pd.read_csv(outs / "spatial" / "tissue_positions.csv")
+        listed.to_csv(outs / "spatial" / "tissue_positions_list.csv", header=False, index=False, lineterminator="\n")
+        (outs / "spatial" / "tissue_positions.csv").unlink()
+
+
+def _write_ctc_table(folder: Path, sample: str, table: pd.DataFrame, quirks) -> tuple[str, str]:
+    """Write one single-CTC table; return its sample-sheet path and cell metadata path ('' for none)."""
+    if "ctc_metadata" not in quirks:
+        _write_csv(table, folder / "ctc_scrna" / f"{sample}.csv")
+        return f"ctc_scrna/{sample}.csv", ""
+    # As Poonia et al. share theirs: genes x cells counts, and the cells' classes in a metadata table.
+    genes = table.drop(columns=["cell_class"]).set_index("cell_id").T.rename_axis("gene").reset_index()
+    _write_csv(genes, folder / "ctc_scrna" / f"{sample}.csv")
+    metadata = pd.DataFrame({"cell": table["cell_id"], "Cell_type": table["cell_class"], "GroupID": sample.split("_")[0]})
+    _write_csv(metadata, folder / "ctc_scrna" / f"{sample}_cells.csv")
+    return f"ctc_scrna/{sample}.csv", f"ctc_scrna/{sample}_cells.csv"
+
+
 def _write_cohort(params: SimulationParams, folder: Path, config_out: str) -> None:
     model = _gene_model(params, np.random.default_rng([params.seed, 0]))
     for sub in ("scrna", "spatial", "ctc_scrna", "truth"):
         (folder / sub).mkdir()
+    pending = [quirk for quirk in ONE_SAMPLE_QUIRKS if quirk in params.quirks]
+
+    def take_quirk(number: int, modality: str) -> str | None:
+        quirk = next((q for q in pending if ONE_SAMPLE_QUIRKS[q] == modality), None) if number >= 2 else None
+        if quirk:
+            pending.remove(quirk)
+        return quirk
 
     samples, clinical, ctc_rows, mutations, factor_rows, cells, spots = [], [], [], [], [], [], []
     for number in range(1, params.patients + 1):
         patient = f"P{number:03d}"
         rng = np.random.default_rng([params.seed, number])
+        quirk_rng = np.random.default_rng([params.seed, number, 1])  # quirks leave the patient's own draws as they are
         z = rng.standard_normal(len(FACTORS))
         factor_rows += [(patient, factor, float(value)) for factor, value in zip(FACTORS, z)]
         clinical.append(_clinical_row(patient, z, rng))
@@ -492,16 +642,25 @@ def _write_cohort(params: SimulationParams, folder: Path, config_out: str) -> No
             sample = f"{patient}_scrna"
             batch = "run1" if rng.random() < 0.5 else "run2"
             counts, barcodes, truth = _simulate_scrna(model, z, batch, params, rng)
-            (folder / "scrna" / sample).mkdir()
-            write_10x_h5(folder / "scrna" / sample / "filtered_feature_bc_matrix.h5", counts, barcodes, model.ids, model.names)
-            samples.append((sample, patient, "scrna", f"scrna/{sample}/filtered_feature_bc_matrix.h5", "10x_h5", "T0", batch))
-            cells.append(truth.assign(sample_id=sample))
+            if "doublets" in params.quirks:
+                counts, barcodes, truth = _add_doublets(counts, barcodes, truth, quirk_rng)
+            quirk = take_quirk(number, "scrna")
+            if quirk == "failed_sample":  # a second library of the same cells, which failed
+                failed = f"{patient}_scrna_2"
+                path, file_format = _write_scrna(folder, model, failed, counts, barcodes, quirk, params, quirk_rng)
+                samples.append((failed, patient, "scrna", path, file_format, "T0", batch, ""))
+                cells.append(truth.assign(sample_id=failed, quirk=quirk))
+                quirk = None
+            path, file_format = _write_scrna(folder, model, sample, counts, barcodes, quirk, params, quirk_rng)
+            samples.append((sample, patient, "scrna", path, file_format, "T0", batch, ""))
+            cells.append(truth.assign(sample_id=sample, quirk=quirk or ""))
         if has_spatial:
             sample = f"{patient}_visium"
             counts, positions, truth = _simulate_visium(model, z, params, rng)
-            write_spaceranger_outs(folder / "spatial" / sample / "outs", counts, positions, model.ids, model.names, SCALEFACTORS)
-            samples.append((sample, patient, "spatial", f"spatial/{sample}/outs", "visium", "T0", "slide1"))
-            spots.append(truth.assign(sample_id=sample))
+            quirk = take_quirk(number, "spatial")
+            _write_visium(folder, model, sample, counts, positions, quirk)
+            samples.append((sample, patient, "spatial", f"spatial/{sample}/outs", "visium", "T0", "slide1", ""))
+            spots.append(truth.assign(sample_id=sample, quirk=quirk or ""))
         if rng.random() < 0.95:
             draws = _simulate_ctc_draws(patient, z, rng)
             ctc_rows += draws
@@ -510,28 +669,29 @@ def _write_cohort(params: SimulationParams, folder: Path, config_out: str) -> No
             if richest["ctc_count"] >= 2 and rng.random() < 0.9:
                 sample = f"{patient}_ctc_{richest['timepoint']}"
                 table = _simulate_ctc_cells(model, z, min(richest["ctc_count"], int(rng.integers(3, 9))), rng)
-                _write_csv(table, folder / "ctc_scrna" / f"{sample}.csv")
-                row = (sample, patient, "ctc_scrna", f"ctc_scrna/{sample}.csv", "csv", richest["timepoint"], "ctc_batch1")
-                samples.append(row)
+                path, metadata = _write_ctc_table(folder, sample, table, params.quirks)
+                samples.append((sample, patient, "ctc_scrna", path, "csv", richest["timepoint"], "ctc_batch1", metadata))
         if rng.random() < 0.9:
             mutations.append(_mutation_row(patient, z, rng))
 
-    sheet = pd.DataFrame(samples, columns=["sample_id", "patient_id", "modality", "path", "format", "timepoint", "batch"])
+    sheet = pd.DataFrame(samples, columns=SHEET_COLUMNS)
+    if not sheet["cell_metadata"].astype(bool).any():
+        sheet = sheet.drop(columns=["cell_metadata"])
     _write_tsv(sheet, folder / "samples.tsv")
     _write_tsv(pd.DataFrame(clinical), folder / "clinical.tsv")
     _write_tsv(pd.DataFrame(ctc_rows), folder / "ctc_enumeration.tsv")
     _write_tsv(pd.DataFrame(mutations), folder / "mutations.tsv")
     _write_gene_sets(folder / "gene_sets.gmt")
-    (folder / "config.yaml").write_text(CONFIG_TEMPLATE.format(out=config_out, **params.__dict__))
+    (folder / "config.yaml").write_text(_config_text(params, config_out))
 
     factors = pd.DataFrame(factor_rows, columns=["patient_id", "factor", "value"])
     factors["name"] = factors["factor"].map(FACTOR_NAMES)
     factors.to_parquet(folder / "truth" / "factors.parquet", index=False)
     model.effects.to_parquet(folder / "truth" / "effects.parquet", index=False)
-    _concat_truth(cells, ["sample_id", "barcode", "cell_type", "low_quality"]).to_parquet(
+    _concat_truth(cells, ["sample_id", "barcode", "cell_type", "low_quality", "doublet", "quirk"]).to_parquet(
         folder / "truth" / "cells.parquet", index=False
     )
-    _concat_truth(spots, ["sample_id", "barcode", "domain", "n_cells"]).to_parquet(
+    _concat_truth(spots, ["sample_id", "barcode", "domain", "n_cells", "quirk"]).to_parquet(
         folder / "truth" / "spots.parquet", index=False
     )
 

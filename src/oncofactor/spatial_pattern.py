@@ -90,4 +90,6 @@ def spatial_pattern_view(patterns: pd.DataFrame, n_genes: int) -> ad.AnnData | N
     top = table.mean(axis=0).sort_values(ascending=False).index[:n_genes]
     table = table[sorted(top)]
     var = pd.DataFrame(index=[f"spatial_pattern{VIEW_SEPARATOR}{g}" for g in table.columns])
-    return ad.AnnData(X=table.to_numpy(dtype=np.float32), obs=pd.DataFrame(index=table.index.astype(str)), var=var)
+    view = ad.AnnData(X=table.to_numpy(dtype=np.float32), obs=pd.DataFrame(index=table.index.astype(str)), var=var)
+    view.uns["modality"] = "spatial"
+    return view

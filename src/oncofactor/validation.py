@@ -19,8 +19,11 @@ import numpy as np
 import pandas as pd
 
 from oncofactor.clinical import response_levels
-from oncofactor.sample_formats import FORMATS_BY_MODALITY, check_format, detect_format
+from oncofactor.genes import build_gene_map, classify_features, cohort_species, detect_species, gene_identifiers, read_annotation
+from oncofactor.sample_formats import FORMATS_BY_MODALITY, cellranger_matrix, check_format, detect_format
+from oncofactor.sample_readers import SampleReadError, counts_problem, read_sample_features
 from oncofactor.genesets import read_gmt
+from oncofactor.notices import WARNING, Notice, notices_table
 from oncofactor.result_files import write_parquet
 from oncofactor.schemas import load_schema, row_problems
 from oncofactor.user_tables import TableReadError, overlong_rows, read_table_as_text, table_separator
@@ -45,8 +48,9 @@ class Problem:
     message: str
     line: int | None = None
     column: str | None = None
+    sample: str | None = None  # the sample a warning is about, when it is about one
 
-    def __str__(self) -> str:
+    def location(self) -> str:
         where = self.file
         if self.line is not None and self.file.lower().endswith(".parquet"):
             where += f", row {self.line - 1}" if self.line > 1 else ", column names"
@@ -54,7 +58,10 @@ class Problem:
             where += f", line {self.line}"
         if self.column is not None:
             where += f", column '{self.column}'"
-        return f"{self.level.upper()}: {where}: {self.message}"
+        return where
+
+    def __str__(self) -> str:
+        return f"{self.level.upper()}: {self.location()}: {self.message}"
 
 
 class InputValidationError(Exception):
@@ -105,8 +112,8 @@ class _Collector:
     def error(self, file, message, line=None, column=None):
         self.problems.append(Problem("error", str(file), message, line, column))
 
-    def warning(self, file, message, line=None, column=None):
-        self.problems.append(Problem("warning", str(file), message, line, column))
+    def warning(self, file, message, line=None, column=None, sample=None):
+        self.problems.append(Problem("warning", str(file), message, line, column, sample))
 
 
 def _read(path: Path, found: _Collector) -> pd.DataFrame | None:
@@ -294,7 +301,7 @@ def _validate_clinical(path: Path, settings: dict, found: _Collector) -> pd.Data
 
 # --- sample sheet -------------------------------------------------------------------------------
 
-SAMPLE_COLUMNS = ["sample_id", "patient_id", "modality", "path", "format", "timepoint", "batch", "genome", "cell_metadata"]
+SAMPLE_COLUMNS = ["sample_id", "patient_id", "modality", "path", "format", "timepoint", "batch", "genome", "cell_metadata", "species"]
 
 
 def _resolve(path_text: str, base: Path) -> Path:
@@ -302,7 +309,7 @@ def _resolve(path_text: str, base: Path) -> Path:
     return path if path.is_absolute() else base / path
 
 
-def _validate_samples(path: Path, found: _Collector) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+def _validate_samples(path: Path, config: dict, found: _Collector, content: bool) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     """Return the typed sample table and the table as read (None where it could not be read)."""
     table = _read(path, found)
     if table is None:
@@ -323,6 +330,10 @@ def _validate_samples(path: Path, found: _Collector) -> tuple[pd.DataFrame | Non
             found.error(path, f"'{row['path']}' does not exist (looked for {location})", line, "path")
             continue
         file_format = row["format"]
+        matrix = cellranger_matrix(location) if row["modality"] == "scrna" and location.is_dir() else None
+        if matrix is not None and file_format in ("auto", "10x_h5", "10x_mtx"):
+            # A Cell Ranger outs/ folder (or the run folder above it) stands for its filtered matrix.
+            location, file_format = matrix, "10x_mtx" if matrix.is_dir() else "10x_h5"
         if file_format == "auto":
             file_format = detect_format(location)
             if file_format is None:
@@ -343,19 +354,125 @@ def _validate_samples(path: Path, found: _Collector) -> tuple[pd.DataFrame | Non
                 "format",
             )
             continue
-        for problem in check_format(location, file_format, row["modality"]):
+        format_problems = check_format(location, file_format, row["modality"])
+        for problem in format_problems:
             found.error(path, f"'{row['path']}' ({file_format}) {problem}", line, "path")
-        record = {**row, "path": str(location), "format": file_format}
+        record = {**row, "path": str(location), "format": file_format, "line": line}
         if "cell_metadata" in row:
-            record["cell_metadata"] = _check_cell_metadata(row, base, path, line, found)
+            record["cell_metadata"] = _check_cell_metadata(row, base, path, line, config["ctc"], found)
+        record["readable"] = not format_problems and ("cell_metadata" not in row or record["cell_metadata"] is not None)
         records.append(record)
-    samples = pd.DataFrame.from_records(records)
+    if content:
+        _check_sample_contents(records, config, path, found)
+    samples = pd.DataFrame.from_records(records).drop(columns=["line", "readable", "features"], errors="ignore")
     extra = [c for c in samples.columns if c not in SAMPLE_COLUMNS]
     return samples.reindex(columns=SAMPLE_COLUMNS + extra), table
 
 
-def _check_cell_metadata(row: dict, base: Path, path: Path, line: int, found: _Collector) -> str | None:
-    """Resolve and check a sample's cell metadata table; return its path (None when unusable)."""
+def _check_sample_contents(records: list[dict], config: dict, path: Path, found: _Collector) -> None:
+    """What a light read of each sample's file can tell, for every sample at once: whether its values
+    are counts, its features and species, whether its cells' classes can be told, and whether its
+    genes can be named in the cohort's namespace. Sets each record's `species` and `features`."""
+    by_file: dict[tuple, tuple] = {}  # one table may stand for several samples (one per patient)
+    for record in records:
+        record["species"], record["features"] = "unknown", None
+        if not record["readable"]:
+            continue
+        key = (record["path"], record["format"], record.get("genome"), record.get("cell_metadata"))
+        if key not in by_file:
+            try:
+                problem = counts_problem(record, config)
+                features, notes = classify_features(read_sample_features(record, config))
+                by_file[key] = (problem, features, detect_species(features), notes)
+            except SampleReadError as error:
+                by_file[key] = (str(error).split(": ", 1)[-1], None, "unknown", [])
+            except (OSError, ValueError, KeyError, EOFError, zlib.error, pd.errors.ParserError) as error:
+                by_file[key] = (f"cannot be read ({type(error).__name__}: {error})", None, "unknown", [])
+        problem, features, species, notes = by_file[key]
+        if problem:
+            found.error(path, f"'{record['path']}': {problem}", record["line"], "path")
+            continue
+        record["species"], record["features"] = species, features
+        for note in notes:
+            found.warning(path, f"'{record['path']}': {note}", record["line"], "path", record["sample_id"])
+        _check_patient_cells(record, config["ctc"], path, found)
+    _check_species(records, config, path, found)
+    _check_gene_names(records, config, path, found)
+
+
+def _check_patient_cells(record: dict, ctc: dict, path: Path, found: _Collector) -> None:
+    """With ctc.patient_column, the sample's cell metadata must hold cells of its patient."""
+    column, metadata = ctc["patient_column"], record.get("cell_metadata")
+    if record["modality"] != "ctc_scrna" or not column or not isinstance(metadata, str):
+        return
+    patients = read_table_as_text(metadata)
+    if column not in patients.columns:
+        found.error(
+            path, f"cell metadata {metadata} has no column '{column}' (ctc.patient_column); the columns are: "
+            f"{', '.join(map(str, patients.columns))}", record["line"], "cell_metadata",
+        )
+    elif not (patients[column].str.strip() == record["patient_id"]).any():
+        found.error(
+            path, f"cell metadata {metadata} has no cell of patient '{record['patient_id']}' in column '{column}' "
+            f"(ctc.patient_column); it names {', '.join(sorted(patients[column].dropna().unique())[:10])}",
+            record["line"], "patient_id",
+        )
+
+
+def _check_species(records: list[dict], config: dict, path: Path, found: _Collector) -> None:
+    """Samples of another species than most of the cohort's are left out (a warning), unless
+    genes.allow_mixed_species; when no species is the most common, that is an error."""
+    if config["genes"]["allow_mixed_species"]:
+        return
+    species = pd.Series({r["sample_id"]: r["species"] for r in records if r["features"] is not None}, dtype=object)
+    cohort, tie = cohort_species(species)
+    if tie:
+        found.error(path, f"cannot tell the cohort's species: {tie}; remove the foreign samples, or set genes.allow_mixed_species: true")
+        return
+    same = int((species == cohort).sum())
+    for record in records:
+        if record["features"] is not None and record["species"] not in ("unknown", cohort):
+            found.warning(
+                path,
+                f"sample '{record['sample_id']}' has {record['species']} genes while {same} of {len(species)} samples are "
+                f"{cohort}: it will be left out; remove it, or set genes.allow_mixed_species: true",
+                record["line"], "path", record["sample_id"],
+            )
+
+
+def _check_gene_names(records: list[dict], config: dict, path: Path, found: _Collector) -> None:
+    """Every sample's features are named in the cohort's namespace through its own names, the other
+    samples' and the gene annotations: a warning for a sample that would lose all or most of them."""
+    namespace = config["genes"]["namespace"]
+    tables = {r["sample_id"]: r["features"] for r in records if r["features"] is not None}
+    for annotation in config["genes"]["annotation"]:
+        try:
+            tables[f"annotation {annotation}"] = read_annotation(annotation)
+        except ValueError as error:
+            found.error(annotation, str(error).split(": ", 1)[-1] + "; fix genes.annotation in the config")
+    gene_map = build_gene_map(tables)
+    fix = "give a gene annotation with both names (genes.annotation)"
+    for record in records:
+        if record["features"] is None or record["features"].empty:
+            continue
+        named = gene_identifiers(record["features"], namespace, gene_map)["harmonized_id"].notna()
+        if not named.any():
+            found.warning(
+                path, f"sample '{record['sample_id']}': none of its {len(named)} features has a gene {namespace} that the "
+                f"cohort knows, so it will be left out; {fix}, or set genes.namespace: {'ensembl' if namespace == 'symbol' else 'symbol'}",
+                record["line"], "path", record["sample_id"],
+            )
+        elif named.mean() < 0.5:
+            found.warning(
+                path, f"sample '{record['sample_id']}': only {int(named.sum())} of its {len(named)} features have a gene "
+                f"{namespace} that the cohort knows; the others will be left out; {fix}",
+                record["line"], "path", record["sample_id"],
+            )
+
+
+def _check_cell_metadata(row: dict, base: Path, path: Path, line: int, ctc: dict, found: _Collector) -> str | None:
+    """Resolve and check a sample's cell metadata table, which must mark each cell's class in
+    ctc.cell_class_column; return its path (None when unusable)."""
     if row["modality"] != "ctc_scrna":
         found.error(path, "cell_metadata is only read for ctc_scrna samples; leave it empty here", line, "cell_metadata")
         return None
@@ -367,6 +484,15 @@ def _check_cell_metadata(row: dict, base: Path, path: Path, line: int, found: _C
         return None
     if table.shape[1] < 2:
         found.error(path, f"cell metadata {location} needs a cell ID column and at least one more column", line, "cell_metadata")
+        return None
+    if ctc["cell_class_column"] not in table.columns:
+        found.error(
+            path,
+            f"cell metadata {location} has no column '{ctc['cell_class_column']}' (ctc.cell_class_column) to tell CTCs "
+            f"from blood cells; the columns are: {', '.join(map(str, table.columns))}; set ctc.cell_class_column",
+            line, "cell_metadata",
+        )
+        return None
     return str(location)
 
 
@@ -475,11 +601,14 @@ def validate_inputs(
     samples: str | Path | None = None,
     clinical: str | Path | None = None,
     ctc: str | Path | None = None,
+    content: bool = True,
 ) -> ValidatedInputs:
     """Check every input table a (checked, defaults-filled) config names, and the files they name.
 
     `samples`, `clinical` and `ctc` replace the sample sheet, clinical table and CTC enumeration
-    table the config names. Never raises for bad input: problems are returned in the result.
+    table the config names. content=False skips the light reads of each sample's file (features,
+    first values, species), for a process that needs only the sample table (a cluster job). Never
+    raises for bad input: problems are returned in the result.
     """
     found = _Collector()
     samples_source = samples or config["samples"]
@@ -491,7 +620,7 @@ def validate_inputs(
     clinical_ids = set(clinical_table["patient_id"].dropna()) if clinical_table is not None else None
     raw_samples = None
     if samples_source:
-        result.samples, raw_samples = _validate_samples(Path(samples_source), found)
+        result.samples, raw_samples = _validate_samples(Path(samples_source), config, found, content)
     raw_ctc = None
     if ctc_source:
         result.ctc, raw_ctc = _validate_ctc(Path(ctc_source), config["ctc"]["default_blood_volume_ml"], found)
@@ -527,7 +656,8 @@ def validate_inputs(
 
 
 def write_validated_inputs(config: dict, outputs) -> ValidatedInputs:
-    """Validate the inputs and write them as Parquet to outputs.samples, .clinical and .ctc.
+    """Validate the inputs and write them as Parquet to outputs.samples, .clinical and .ctc, and the
+    warnings as notices to outputs.notices.
 
     Raises InputValidationError when there are errors. A table the config does not name (no sample
     sheet, no CTC enumeration) is written with its columns and no rows.
@@ -542,6 +672,12 @@ def write_validated_inputs(config: dict, outputs) -> ValidatedInputs:
     write_parquet(samples, outputs.samples, config)
     write_parquet(result.clinical, outputs.clinical, config)
     write_parquet(ctc, outputs.ctc, config)
+    notices = [
+        Notice("validate", "sample", w.sample, WARNING, f"{w.location()}: {w.message}") if w.sample else
+        Notice("validate", "input", w.location(), WARNING, w.message)
+        for w in result.warnings
+    ]
+    write_parquet(notices_table(notices), outputs.notices, config)
     logger.info(
         "wrote %d samples, %d patients, %d CTC blood draws", len(samples), len(result.clinical), len(ctc)
     )

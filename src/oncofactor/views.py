@@ -13,19 +13,11 @@ import pandas as pd
 import scipy.sparse as sp
 
 from oncofactor.ctc_burden import ctc_view
+from oncofactor.notices import LEFT_OUT, Notice
 from oncofactor.pseudobulk import VIEW_SEPARATOR, composition_view, count_views
 from oncofactor.spatial_pattern import spatial_pattern_view
 
 logger = logging.getLogger(__name__)
-
-
-def view_modality(name: str) -> str | None:
-    """The sample modality a view is built from: scrna for rna:<cell type> and rna_composition,
-    spatial for spatial and spatial_pattern, ctc_scrna for ctc_rna; None for the rest (the CTC
-    enumeration view, extra views)."""
-    if name == "ctc_rna":
-        return "ctc_scrna"
-    return {"rna": "scrna", "spatial": "spatial"}.get(name.split(VIEW_SEPARATOR)[0].split("_")[0])
 
 
 def extra_view(view: dict) -> ad.AnnData:
@@ -42,14 +34,18 @@ def extra_view(view: dict) -> ad.AnnData:
     obs = pd.DataFrame(index=pd.Index([str(i).strip() for i in values.index]))
     adata = ad.AnnData(X=values.to_numpy(dtype=np.float32), obs=obs, var=var)
     adata.uns["likelihood"] = view["likelihood"]
+    adata.uns["modality"] = "extra"
     return adata
 
 
 VIEW_COLUMNS = ["sample", "group", "view", "feature", "value"]
 
 
+SAMPLE_MODALITIES = ("scrna", "spatial", "ctc_scrna")
+
+
 def build_views(
-    pseudobulks: ad.AnnData,
+    pseudobulks: list[ad.AnnData],
     patterns: pd.DataFrame,
     ctc: pd.DataFrame | None,
     clinical: pd.DataFrame,
@@ -60,14 +56,17 @@ def build_views(
     patient missing from a view is missing there), clinical covariates, `group`, and per modality the
     technical batches of the patient's samples (`batch_scrna`, ...) in obs.
 
-    Each view's uns['likelihood'] says how MOFA should model it (gaussian unless an extra view says
-    otherwise).
+    pseudobulks: each sample's `sample_pseudobulk`, over its own genes. Each view's uns['likelihood']
+    says how MOFA should model it (gaussian unless an extra view says otherwise) and uns['modality']
+    what it was built from (scrna, spatial, ctc_scrna, ctc_enumeration, extra). Returns the MuData,
+    the view gene table (oncofactor.pseudobulk.VIEW_GENE_COLUMNS) and the notices of views left out
+    and samples measuring few of their view's genes.
     """
     import mudata
 
     mudata.set_options(pull_on_update=False)
     settings = config["views"]
-    views = count_views(pseudobulks, settings)
+    views, view_genes, notices = count_views(pseudobulks, settings)
     for name, view in (
         ("rna_composition", composition_view(pseudobulks)),
         ("spatial_pattern", spatial_pattern_view(patterns, settings["spatial_pattern_genes"])),
@@ -76,15 +75,20 @@ def build_views(
         if view is not None and view.n_obs >= settings["min_patients"]:
             views[name] = view
         elif view is not None:
-            logger.warning("view %s dropped: %d patients (need %d)", name, view.n_obs, settings["min_patients"])
+            notices.append(Notice(
+                "views", "view", name, LEFT_OUT, f"{view.n_obs} patients (needs views.min_patients = {settings['min_patients']})",
+                "lower views.min_patients, or add patients with this kind of data",
+            ))
     for extra in config["extra_views"]:
         views[extra["name"]] = extra_view(extra)
+    for notice in notices:
+        logger.warning("%s", notice)
     if not views:
-        raise ValueError("no view has enough patients and features; see the warnings above and the views settings")
+        reasons = "; ".join(str(n) for n in notices if n.outcome == LEFT_OUT) or "no sample gave a profile"
+        raise ValueError(f"no view has enough patients and features ({reasons}); see the views settings")
     for view in views.values():
         view.uns.setdefault("likelihood", "gaussian")
-    modality_order = ("rna", "spatial", "ctc")
-    order = sorted(views, key=lambda name: next((i for i, m in enumerate(modality_order) if name.startswith(m)), len(modality_order)))
+    order = sorted(views, key=lambda name: MODALITY_ORDER.index(views[name].uns["modality"]))
     mdata = mudata.MuData({name: views[name] for name in order})
     mdata = mdata[sorted(mdata.obs_names)].copy()
     covariates = clinical.set_index("patient_id").reindex(mdata.obs_names)
@@ -97,7 +101,10 @@ def build_views(
     mdata.obs["group"] = covariates[group_column].astype(str).to_numpy() if group_column else "all"
     for column in mdata.obs.columns[mdata.obs.dtypes == object]:  # as mudata would on writing, without its log lines
         mdata.obs[column] = mdata.obs[column].astype("category")
-    return mdata
+    return mdata, view_genes, notices
+
+
+MODALITY_ORDER = ("scrna", "spatial", "ctc_scrna", "ctc_enumeration", "extra")
 
 
 def views_long(mdata) -> pd.DataFrame:
@@ -117,16 +124,16 @@ def views_long(mdata) -> pd.DataFrame:
     return table[VIEW_COLUMNS]
 
 
-def coverage(samples: pd.DataFrame, pseudobulks: ad.AnnData, ctc: pd.DataFrame | None, mdata) -> pd.DataFrame:
+def coverage(samples: pd.DataFrame, pseudobulks: list[ad.AnnData], ctc: pd.DataFrame | None, mdata) -> pd.DataFrame:
     """Per patient and modality: present, samples, observations kept after QC (cells, spots, CTCs or
-    blood draws) and the views the patient is in."""
+    blood draws) in the samples' profiles, and the views the patient is in."""
     patients = sorted(set(samples["patient_id"]) | set(mdata.obs_names) | (set(ctc["patient_id"]) if ctc is not None else set()))
-    kept = pseudobulks.obs.assign(modality=pseudobulks.obs["view"].map(view_modality))
-    observations = kept.groupby(["patient_id", "modality"])["n_cells"].sum()
+    profiles = pd.concat([p.obs for p in pseudobulks]) if pseudobulks else pd.DataFrame(columns=["patient_id", "modality", "n_cells"])
+    observations = profiles.groupby(["patient_id", "modality"], observed=True)["n_cells"].sum()
     n_samples = samples.groupby(["patient_id", "modality"]).size()
     rows = []
     for patient in patients:
-        for modality in ("scrna", "spatial", "ctc_scrna"):
+        for modality in SAMPLE_MODALITIES:
             count = int(n_samples.get((patient, modality), 0))
             rows.append((patient, modality, count > 0, count, int(observations.get((patient, modality), 0))))
         draws = int((ctc["patient_id"] == patient).sum()) if ctc is not None else 0

@@ -83,7 +83,8 @@ rule feature_set_enrichment:
         weights="results/mofa/weights.parquet",
         gmt=config["feature_sets"]["gmt"],
     output:
-        report("results/clinical/feature_set_enrichment.parquet", caption="../report/feature_set_enrichment_table.rst", category="Clinical"),
+        table=report("results/clinical/feature_set_enrichment.parquet", caption="../report/feature_set_enrichment_table.rst", category="Clinical"),
+        notices="results/clinical/feature_set_notices.parquet",
     params:
         settings=settings("feature_sets"),
     log:

@@ -21,6 +21,7 @@ sys.path.insert(0, SRC)
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")]))
 
 from oncofactor.config import ConfigError, check_config, named_tables
+from oncofactor.notices import run_summary
 from oncofactor.provenance import write_run_record
 from oncofactor.validation import validate_inputs
 
@@ -29,7 +30,9 @@ try:
 except ConfigError as error:
     raise WorkflowError(str(error))
 
-INPUTS = validate_inputs(config)
+# A cluster job parses the workflow again: it needs the sample table, not the light reads of every
+# sample's file that the main process already made.
+INPUTS = validate_inputs(config, content=workflow.is_main_process)
 for problem in INPUTS.warnings:
     logger.warning(str(problem))
 if INPUTS.errors:

@@ -1,14 +1,21 @@
 # Per-sample harmonization: one job per sample, so memory follows the largest sample, not the cohort.
 
 
-def sample_path(wildcards):
-    return SAMPLES.loc[wildcards.sample, "path"]
+def sample_files(wildcards):
+    """A sample's file or folder, and its cell metadata table when it has one."""
+    row = SAMPLES.loc[wildcards.sample]
+    metadata = row.get("cell_metadata")
+    return [row["path"]] + ([metadata] if isinstance(metadata, str) and metadata else [])
+
+
+SAMPLE_FILES = SAMPLES["path"].tolist() + [m for m in SAMPLES["cell_metadata"] if isinstance(m, str) and m]
 
 
 rule gene_map:
     input:
         samples="results/inputs/samples.parquet",
-        data=SAMPLES["path"].tolist(),
+        data=SAMPLE_FILES,
+        annotation=config["genes"]["annotation"],
     output:
         "results/harmonized/gene_map.parquet",
     params:
@@ -31,11 +38,12 @@ rule harmonize_sample:
     input:
         samples="results/inputs/samples.parquet",
         gene_map="results/harmonized/gene_map.parquet",
-        data=sample_path,
+        data=sample_files,
     output:
         h5ad="results/harmonized/{sample}.h5ad",
         qc="results/harmonized/qc/{sample}.parquet",
         genes="results/harmonized/genes/{sample}.parquet",
+        notices="results/harmonized/notices/{sample}.parquet",
         pseudobulk="results/harmonized/pseudobulk/{sample}.h5ad",
         # Moran's I per gene for spatial sections (no rows for other samples): computed here, as the
         # section is in memory, instead of in a job of its own that starts Python and reads it again.
@@ -62,9 +70,11 @@ rule harmonization_tables:
         h5ad=expand("results/harmonized/{sample}.h5ad", sample=SAMPLES.index),
         qc=expand("results/harmonized/qc/{sample}.parquet", sample=SAMPLES.index),
         genes=expand("results/harmonized/genes/{sample}.parquet", sample=SAMPLES.index),
+        notices=expand("results/harmonized/notices/{sample}.parquet", sample=SAMPLES.index),
     output:
         qc=report("results/harmonized/qc.parquet", caption="../report/qc_table.rst", category="Inputs and QC"),
         genes="results/harmonized/gene_harmonization.parquet",
+        notices="results/harmonized/notices.parquet",
     params:
         settings=settings("qc"),
     log:

@@ -5,8 +5,9 @@ rule validated_inputs:
         samples="results/inputs/samples.parquet",
         clinical="results/inputs/clinical.parquet",
         ctc="results/inputs/ctc_enumeration.parquet",
+        notices="results/inputs/notices.parquet",
     params:
-        settings=settings("samples", "clinical", "ctc", "extra_views", "feature_sets", "outcome"),
+        settings=settings("samples", "clinical", "ctc", "extra_views", "feature_sets", "outcome", "genes", "scrna"),
     log:
         "logs/validated_inputs.log",
     benchmark:

@@ -39,6 +39,7 @@ rule mofa_model:
         stability="results/mofa/stability.parquet",
         preprocessing="results/mofa/preprocessing.parquet",
         views="results/integration/views_mofa.h5mu",
+        notices="results/mofa/notices.parquet",
     params:
         settings=settings("mofa"),
     log:

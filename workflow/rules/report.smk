@@ -3,8 +3,8 @@
 
 rule provenance:
     input:
-        tables=input_tables() + config["feature_sets"]["gmt"],
-        samples=SAMPLES["path"].tolist(),
+        tables=input_tables() + config["feature_sets"]["gmt"] + config["genes"]["annotation"],
+        samples=SAMPLE_FILES,
     output:
         config="results/provenance/config.yaml",
         inputs="results/provenance/input_checksums.parquet",
@@ -25,6 +25,35 @@ rule provenance:
         "../../envs/report.yaml"
     script:
         "../scripts/provenance.py"
+
+
+def notice_files():
+    """Every notices table this run writes (what each step left out or warns about)."""
+    files = [rules.validated_inputs.output.notices, rules.harmonization_tables.output.notices, rules.views.output.notices, rules.mofa_model.output.notices]
+    if len(SCRNA_BATCHES) > 1:
+        files.append(rules.batch_embedding.output.notices)
+    if HAS_FEATURE_SETS:
+        files.append(rules.feature_set_enrichment.output.notices)
+    return files
+
+
+rule run_notices:
+    input:
+        notice_files(),
+    output:
+        report("results/notices.parquet", caption="../report/notices_table.rst", category="Inputs and QC"),
+    log:
+        "logs/report/notices.log",
+    benchmark:
+        "results/benchmarks/run_notices.tsv"
+    threads: 1
+    resources:
+        mem_mb=mem_mb(500),
+        runtime=runtime(5),
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/run_notices.py"
 
 
 def figure(key, category):
@@ -91,6 +120,7 @@ rule html_report:
         provenance_inputs=rules.provenance.output.inputs,
         provenance_packages=rules.provenance.output.packages,
         provenance_pipeline=rules.provenance.output.pipeline,
+        notices=rules.run_notices.output,
     output:
         report("results/report/oncofactor_report.html", caption="../report/oncofactor_report.rst", category="Report"),
     params:

@@ -38,6 +38,8 @@ rule views:
         views="results/integration/views.h5mu",
         long="results/integration/views_long.parquet",
         coverage="results/integration/coverage.parquet",
+        genes="results/integration/view_genes.parquet",
+        notices="results/integration/notices.parquet",
     params:
         settings=settings("views", "ctc", "extra_views"),
     log:
@@ -64,6 +66,7 @@ rule batch_embedding:
     output:
         embedding="results/harmonized/batch_embedding.parquet",
         mixing="results/harmonized/batch_mixing.parquet",
+        notices="results/harmonized/batch_notices.parquet",
     params:
         settings=settings("batch"),
     log:

@@ -6,6 +6,7 @@ import anndata as ad
 import pandas as pd
 
 from oncofactor.batch import batch_embedding, subsample
+from oncofactor.notices import notices_table
 from oncofactor.result_files import write_parquet
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -15,7 +16,8 @@ for path in snakemake.input:
     adata = ad.read_h5ad(path)
     if not adata.uns["oncofactor"]["dropped"]:  # keep only the cells drawn, so memory does not grow with each sample's size
         adatas.append(subsample(adata, config["batch"]["cells_per_sample"], config["batch"]["seed"]).copy())
-table, mixing = batch_embedding(adatas, config["batch"])
+table, mixing, notices = batch_embedding(adatas, config["batch"])
 logging.info("mean same-batch fraction of 15 nearest neighbours: %s", mixing)
 write_parquet(table, snakemake.output.embedding, config)
-write_parquet(pd.DataFrame({"metric": list(mixing), "value": list(mixing.values())}), snakemake.output.mixing, config)
+write_parquet(pd.DataFrame({"metric": list(mixing), "value": list(mixing.values())}, columns=["metric", "value"]), snakemake.output.mixing, config)
+write_parquet(notices_table(notices), snakemake.output.notices, config)

@@ -12,7 +12,7 @@ logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asc
 captions = Path(snakemake.params.captions)
 figures = {Path(path).stem: (path, (captions / f"{Path(path).stem}.rst").read_text().strip()) for path in snakemake.input.figures}
 names = ["coverage", "qc", "stability", "associations", "strata_selection", "strata_logrank", "response_prediction",
-         "response_coefficients", "feature_set_enrichment"]
+         "response_coefficients", "feature_set_enrichment", "notices"]
 tables = {name: pd.read_parquet(snakemake.input[name]) for name in names if name in snakemake.input.keys()}
 tables["top_features"] = pd.read_parquet(snakemake.input.top)
 if "response_prediction" in tables:

@@ -14,8 +14,10 @@ from oncofactor.mofa import (
     result_tables,
     stability,
     summarize_factors,
+    trainable_factors,
     view_batches,
 )
+from oncofactor.notices import WARNING, Notice, notices_table
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 config = snakemake.params.settings
@@ -41,3 +43,11 @@ views = mudata.read_h5mu(snakemake.input.views)
 data = prepare_views(views, settings)
 batches = view_batches(views, data.views) if settings["regress_batches"] else {}
 write_parquet(preprocessing_table(data, batches, settings["scale_views"]), snakemake.output.preprocessing, config)
+
+notices = []
+n_factors, fewer = trainable_factors(data, settings["factors"])
+if fewer:
+    notices.append(Notice("mofa", "factors", "MOFA", WARNING, f"{n_factors} factors trained: {fewer}", "nothing to do; more patients allow more factors"))
+for notice in notices:
+    logging.warning("%s", notice)
+write_parquet(notices_table(notices), snakemake.output.notices, config)

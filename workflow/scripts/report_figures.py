@@ -27,5 +27,7 @@ figures = {  # drawn only for the outputs this run has (no survival or response 
     "roc": lambda: report.figure_roc(tables["response_roc"], tables["response_prediction"]),
 }
 for key, path in snakemake.output.items():
+    if not path:  # a figure this run has no data for (no survival or response columns)
+        continue
     report.save_figure(figures[key](), path)
     logging.info("wrote %s", path)

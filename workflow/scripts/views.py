@@ -1,10 +1,11 @@
-"""The cohort's patient-level views (oncofactor.views.build_views) as MuData and tidy tables."""
+"""The cohort's patient-level views (oncofactor.views.build_views) as MuData, tidy tables and notices."""
 
 import logging
 
 import anndata as ad
 import pandas as pd
 
+from oncofactor.notices import notices_table
 from oncofactor.result_files import write_parquet
 from oncofactor.spatial_pattern import PATTERN_COLUMNS
 from oncofactor.views import build_views, coverage, views_long
@@ -12,10 +13,14 @@ from oncofactor.views import build_views, coverage, views_long
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 config = snakemake.params.settings
 samples = pd.read_parquet(snakemake.input.samples)
-pseudobulks = ad.concat([ad.read_h5ad(path) for path in snakemake.input.pseudobulk], merge="same")
+pseudobulks = [ad.read_h5ad(path) for path in snakemake.input.pseudobulk]
 patterns = pd.concat([pd.read_parquet(path) for path in snakemake.input.patterns] or [pd.DataFrame(columns=PATTERN_COLUMNS)])
 ctc = pd.read_parquet(snakemake.input.ctc) if config["ctc"]["enumeration"] else None
-mdata = build_views(pseudobulks, patterns, ctc, pd.read_parquet(snakemake.input.clinical), samples, config)
+mdata, view_genes, notices = build_views(pseudobulks, patterns, ctc, pd.read_parquet(snakemake.input.clinical), samples, config)
 mdata.write(snakemake.output.views)
 write_parquet(views_long(mdata), snakemake.output.long, config)
 write_parquet(coverage(samples, pseudobulks, ctc, mdata), snakemake.output.coverage, config)
+write_parquet(view_genes, snakemake.output.genes, config)
+write_parquet(notices_table(notices), snakemake.output.notices, config)
+for name, view in mdata.mod.items():
+    logging.info("view %s: %d patients x %d features (%s)", name, view.n_obs, view.n_vars, view.uns["modality"])
