@@ -51,12 +51,14 @@ onstart:
 
 onsuccess:
     write_run_record(RUN_RECORD, sys.argv, RUN_STARTED, datetime.now(timezone.utc).isoformat(timespec="seconds"))
-    for line in run_summary([rules.run_notices.output[0]], report=rules.html_report.output[0]):
+    for line in run_summary([rules.run_notices.output[0]], RUN_STARTED, report=rules.html_report.output[0]):
         logger.info(line)
 
 
 onerror:
-    for line in run_summary(notice_files(), RUN_STARTED):
+    # What the steps that finished had already left out (the failed job's own error is above).
+    sample_notices = expand(rules.harmonize_sample.output.notices, sample=SAMPLES.index)
+    for line in run_summary(notice_files() + sample_notices, RUN_STARTED):
         logger.info(line)
 
 

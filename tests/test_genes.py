@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from oncofactor.genes import build_gene_map, detect_species, feature_table, harmonize_genes
+from oncofactor.genes import build_gene_map, classify_features, detect_species, feature_table, harmonize_genes, read_annotation
 from oncofactor.sample_readers import read_10x_h5, read_count_table, read_visium
 
 
@@ -89,3 +89,32 @@ def test_real_inputs_species(shared_data):
     harmonized, report = harmonize_genes(ctc, "symbol", gene_map(human, ctc))
     assert harmonized.n_vars == report["harmonized_id"].nunique()
     assert np.isclose(harmonized.X.sum(), ctc.X.sum())
+
+
+def test_each_feature_is_classified_on_its_own_and_placeholders_are_refused():
+    var = pd.DataFrame({
+        "gene_id": ["ENSG00000111640.15", "DSCAM", "ENSG00000243485", "ENSGXXXXXX", "ENSGXXXXXX", "ENSGXXXXXX", "Y_RNA", "Y_RNA", "Y_RNA"],
+        "gene_symbol": ["GAPDH", "DSCAM", "ENSG00000243485", "A", "B", "C", "ENSG00000000001", "ENSG00000000002", "ENSG00000000003"],
+    })
+    table, notes = classify_features(var)
+    # An Ensembl ID in the symbol column is an ID; a symbol in the ID column is a symbol.
+    assert table["gene_id"].tolist() == [
+        "ENSG00000111640", None, "ENSG00000243485", None, None, None, "ENSG00000000001", "ENSG00000000002", "ENSG00000000003",
+    ]
+    assert table["gene_symbol"].tolist() == ["GAPDH", "DSCAM", None, "A", "B", "C", "Y_RNA", "Y_RNA", "Y_RNA"]
+    # A repeated symbol in a swapped ID column is no placeholder; an Ensembl-like value for many genes is.
+    assert notes == ["ID 'ENSGXXXXXX' is given to 3 features: a placeholder, not an identifier; 3 of them are named by their symbols instead"]
+    # Under the ensembl namespace the placeholder's features are not summed into one.
+    harmonized, report = harmonize_genes(sample(list(var["gene_id"]), list(var["gene_symbol"]), [[1] * 9]), "ensembl", gene_map(REFERENCE))
+    assert "ENSGXXXXXX" not in set(harmonized.var_names)
+    assert report.loc[3:5, "action"].tolist() == ["dropped_unmapped"] * 3
+
+
+def test_gene_annotation_tables(tmp_path):
+    (tmp_path / "biomart.tsv").write_text("gene_id\tgene_symbol\nENSG00000111640.15\tGAPDH\nENSG00000075624\tACTB\n")
+    (tmp_path / "features.tsv.gz").write_bytes(__import__("gzip").compress(b"ENSG00000198804\tMT-CO1\tGene Expression\n"))
+    assert read_annotation(tmp_path / "biomart.tsv").to_dict("list") == {"gene_id": ["ENSG00000111640", "ENSG00000075624"], "gene_symbol": ["GAPDH", "ACTB"]}
+    assert read_annotation(tmp_path / "features.tsv.gz").to_dict("list") == {"gene_id": ["ENSG00000198804"], "gene_symbol": ["MT-CO1"]}
+    (tmp_path / "bad.tsv").write_text("id\tname\nx\ty\n")
+    with pytest.raises(ValueError, match="needs columns gene_id and gene_symbol"):
+        read_annotation(tmp_path / "bad.tsv")

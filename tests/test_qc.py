@@ -8,7 +8,7 @@ import pandas as pd
 import scanpy as sc
 import scipy.sparse as sp
 
-from oncofactor.qc import log_normalize, passes_qc, qc_metrics
+from oncofactor.qc import failed_rules, log_normalize, qc_failures, qc_metrics
 from oncofactor.sample_readers import read_10x_h5
 
 FIXED = {"mode": "fixed", "min_counts": 500, "min_genes": 100, "max_pct_mito": 20, "n_mads": 5, "n_mads_mito": 3}
@@ -36,19 +36,44 @@ def test_metrics_match_scanpy(small_cohort):
 def test_thresholds_remove_the_damaged_cells(small_cohort):
     adata, truth = simulated_scrna(small_cohort)
     metrics = qc_metrics(adata)
-    for settings in (FIXED, {**FIXED, "mode": "mad", "n_mads": 3}):
-        keep = passes_qc(metrics, settings)
+    for settings in (FIXED, {**FIXED, "mode": "mad", "n_mads": 5}):  # the book's 5 MADs
+        keep = passes(metrics, settings)
         damaged = truth["low_quality"].to_numpy()
         assert damaged.any()
         assert not keep[damaged].any(), f"{settings['mode']}: damaged cells pass"
         assert keep[~damaged].mean() > 0.9, f"{settings['mode']}: too many good cells lost"
 
 
+def passes(metrics, settings) -> np.ndarray:
+    return ~qc_failures(metrics, settings).to_numpy().any(axis=1)
+
+
 def test_mad_mode_adapts_to_the_sample():
     metrics = pd.DataFrame({"n_counts": [1000.0] * 50 + [600.0], "n_genes": [300] * 50 + [290], "pct_mito": [5.0] * 50 + [6.0]})
     metrics.loc[:49, "n_counts"] += np.arange(50) * 10
-    assert passes_qc(metrics, FIXED).all()
-    assert not passes_qc(metrics, {**FIXED, "mode": "mad", "n_mads": 3})[-1]
+    assert passes(metrics, FIXED).all()
+    assert not passes(metrics, {**FIXED, "mode": "mad", "n_mads": 3})[-1]
+
+
+def test_mad_outliers_use_the_books_unscaled_mad_on_both_sides():
+    """As the scverse best-practices book's is_outlier: |x - median| > n * scipy's median_abs_deviation
+    (unscaled) for log1p counts and genes; the mitochondrial share only counts when high."""
+    from scipy.stats import median_abs_deviation
+
+    rng = np.random.default_rng(3)
+    counts = np.exp(rng.normal(np.log(2500), 0.45, 500))
+    counts[:5], counts[5:10] = 20, 60000
+    mito = rng.beta(6, 94, 500) * 100
+    mito[10:15], mito[15:20] = 60, 0.01
+    metrics = pd.DataFrame({"n_counts": counts, "n_genes": np.sqrt(counts) * 8, "pct_mito": mito})
+    settings = {**FIXED, "mode": "mad", "min_counts": 0, "min_genes": 0, "max_pct_mito": 100}
+    failures = qc_failures(metrics, settings)
+    log = np.log1p(counts)
+    expected = np.abs(log - np.median(log)) > 5 * median_abs_deviation(log)
+    assert np.array_equal(failures["counts_outlier"].to_numpy(), expected) and expected[:10].all()
+    assert failures["mito_outlier"].iloc[10:15].all() and not failures["mito_outlier"].iloc[15:20].any()
+    rules = failed_rules(failures)
+    assert rules.iloc[0] == "counts_outlier,genes_outlier" and (rules.iloc[20:] == "").mean() > 0.9
 
 
 def test_normalization_matches_scanpy():

@@ -364,6 +364,12 @@ def test_cell_metadata_checks(cohort, tmp_path):
     sheet.loc[0, "cell_metadata"] = ""
     sheet.loc[ctc_row, "cell_metadata"] = "cells.csv"
     cohort.write("samples.tsv", sheet)
+    # A metadata table must name every cell of the count table: once only the job found out.
+    [error] = errors_of(cohort)
+    assert (error.line, error.column) == (ctc_row + 2, "path") and "cells are not in the cell metadata table" in error.message
+
+    cells = pd.read_csv(sheet.loc[ctc_row, "path"], usecols=["cell_id", "cell_class"])
+    cells.to_csv(cohort.folder / "cells.csv", index=False)
     result = validate_inputs(cohort.config)
     assert result.errors == []
     assert result.samples.loc[ctc_row, "cell_metadata"] == str(cohort.folder / "cells.csv")

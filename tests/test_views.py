@@ -255,3 +255,27 @@ def test_highly_variable_selects_scanpys_genes_on_complete_data():
     # With a patient's values missing for some genes, those genes are still ranked on the others.
     log_cpm[0, :200] = np.nan
     assert highly_variable(log_cpm, 150).sum() == 150
+
+
+def test_library_sizes_across_gene_panels():
+    """Profiles at known depths that measure different genes (a 240-gene panel, a middle block, and
+    overlapping panels of which none measures every gene) get their true depths back."""
+    from oncofactor.pseudobulk import effective_library_sizes
+
+    rng = np.random.default_rng(7)
+    share = rng.dirichlet(np.full(2000, 0.5))
+    depth = np.array([1e5, 2e5, 5e4, 1e5, 1e5])
+    counts = rng.poisson(depth[:, None] * share).astype(float)
+    assert np.array_equal(effective_library_sizes(counts), counts.sum(axis=1)), "complete profiles keep their totals"
+    panels = counts.copy()
+    panels[3, 240:] = np.nan
+    panels[4, :700] = panels[4, 1300:] = np.nan
+    assert np.allclose(effective_library_sizes(panels), depth, rtol=0.02)
+    overlapping = np.full_like(counts, np.nan)
+    for row, (start, stop) in enumerate([(0, 600), (400, 1000), (800, 1400), (200, 1400), (1000, 2000)]):
+        overlapping[row, start:stop] = counts[row, start:stop]
+    assert np.allclose(effective_library_sizes(overlapping), depth, rtol=0.02)
+    without_counts = np.ones((2, 10))
+    without_counts[0] = 0.0
+    without_counts[0, 5:] = np.nan
+    assert np.isnan(effective_library_sizes(without_counts)[0]) and effective_library_sizes(without_counts)[1] == 10

@@ -23,8 +23,8 @@ def _clean(values) -> pd.Series:
     return series.where(series.map(lambda v: bool(v) and v.lower() not in {"nan", "none"}), None)
 
 
-# An ID column value shared by this many features with different symbols is a placeholder (e.g.
-# 'ENSGXXXXXX' written for every gene), not an identifier.
+# An Ensembl-like value ('ENS...') given to this many features is a placeholder (e.g. 'ENSGXXXXXX'
+# written for every gene), not an identifier: a real Ensembl ID names one gene.
 PLACEHOLDER_MIN_FEATURES = 3
 
 
@@ -32,8 +32,8 @@ def classify_features(var: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     """The features of a sample as `gene_id` (Ensembl, version stripped) and `gene_symbol`, None
     where unknown, each feature classified on its own: whichever of its two names looks like an
     Ensembl ID is its ID, the other its symbol (files put IDs in the symbol column, or symbols in the
-    ID column). An ID shared by PLACEHOLDER_MIN_FEATURES or more features with different names is a
-    placeholder and is not used; the feature keeps its symbol.
+    ID column). An Ensembl-like value in the ID column given to PLACEHOLDER_MIN_FEATURES or more
+    features is a placeholder and is not used; those features keep their symbols.
 
     Returns the table (raw_id, gene_id, gene_symbol; one row per feature, in order) and notes on
     what was refused.
@@ -45,12 +45,13 @@ def classify_features(var: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     symbols = second.where(second.notna() & ~second_is_id, first.where(first.notna() & ~first_is_id, None))
 
     notes = []
-    named = pd.DataFrame({"id": first, "name": second.fillna(first)}).dropna(subset=["id"])
-    shared = named.groupby("id")["name"].nunique()
-    for placeholder, n_features in shared[shared >= PLACEHOLDER_MIN_FEATURES].items():
+    id_like = first[first.map(lambda v: bool(v) and v.upper().startswith("ENS"))]
+    repeats = id_like.value_counts()
+    for placeholder, n_features in repeats[repeats >= PLACEHOLDER_MIN_FEATURES].items():
+        n_named = int(((first == placeholder) & second.notna() & ~second_is_id).sum())
         notes.append(
-            f"ID '{placeholder}' is given to {n_features} features with different names; it is a placeholder, "
-            "not an identifier, so those features are named by their symbols"
+            f"ID '{placeholder}' is given to {n_features} features: a placeholder, not an identifier; "
+            f"{n_named} of them are named by their symbols instead"
         )
         ids[ids == placeholder] = None
         symbols[symbols == placeholder] = None

@@ -98,7 +98,7 @@ def untested_sets(gene_sets: dict[str, dict[str, list[str]]], tested: pd.DataFra
         Notice(
             "feature_set_enrichment", "feature_set", name, LEFT_OUT,
             f"not tested in any view: no view holds between feature_sets.min_size = {min_size} and max_size = {max_size} "
-            f"of its {len(genes)} genes (from {source})",
+            f"of its {len(genes)} genes (from {source}) without it holding the view's every feature",
             "check that its gene names match the cohort's namespace (genes.namespace), or lower feature_sets.min_size",
         )
         for source, sets in gene_sets.items() for name, genes in sets.items() if (source, name) not in done

@@ -185,7 +185,8 @@ def harmonize_sample(
             "give a gene annotation with both names (genes.annotation)",
         ))
 
-    metrics = qc_metrics(adata)
+    # A sample left out for its genes has none left: its QC metrics are those of the file's features.
+    metrics = qc_metrics(adata if adata.n_vars else raw)
     settings = config["qc"][modality]
     failures = qc_failures(metrics, settings)
     doublet_scores = pd.Series(np.nan, index=metrics.index)
@@ -202,9 +203,10 @@ def harmonize_sample(
         doublet_scores[candidates] = calls.scores
         predicted[candidates] = calls.predicted
     failures["doublet"] = predicted.to_numpy()
-    removed_by = failed_rules(failures)
-    passed = (removed_by == "").to_numpy() & (not dropped)
-    adata.obs = adata.obs.join(metrics)
+    # A sample left out before QC (species, genes) has none of its observations used, whatever the rules say.
+    removed_by = pd.Series("sample_left_out", index=metrics.index, dtype=object) if dropped else failed_rules(failures)
+    passed = (removed_by == "").to_numpy()
+    adata.obs = adata.obs.drop(columns=metrics.columns, errors="ignore").join(metrics)  # scanpy writes n_genes too
     for column in ("sample_id", "patient_id", "modality", "batch", "timepoint"):
         value = sample.get(column)
         adata.obs[column] = value if isinstance(value, str) else ""
@@ -268,9 +270,9 @@ def low_depth_samples(qc: pd.DataFrame) -> list[Notice]:
     medians = passing.groupby(["modality", "sample_id"], observed=True)["n_counts"].median()
     notices = []
     for modality, per_sample in medians.groupby(level="modality", observed=True):
-        typical = per_sample.median()
         if len(per_sample) < 3:
             continue
+        typical = per_sample.median()
         for (_, sample_id), value in per_sample[per_sample < LOW_DEPTH_SHARE * typical].items():
             notices.append(Notice(
                 "harmonize", "sample", sample_id, WARNING,

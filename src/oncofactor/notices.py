@@ -14,6 +14,8 @@ import pandas as pd
 
 NOTICE_COLUMNS = ["step", "kind", "subject", "outcome", "reason", "fix"]
 LEFT_OUT, WARNING = "left out", "warning"
+# The kind of a validation warning that a sample will be left out by a later step.
+FORECAST = "forecast"
 
 
 @dataclass(frozen=True)
@@ -50,14 +52,14 @@ def notices_table(notices: list[Notice]) -> pd.DataFrame:
 
 def read_notices(paths) -> pd.DataFrame:
     """The notices of every existing file in `paths`, in the order given, repeats removed. A
-    validation warning that a sample will be left out is dropped once a later step has left it out
-    (that step's notice says why, with its numbers)."""
+    FORECAST (validation's warning that a sample will be left out) is dropped once a later step has
+    left the sample out: that step's notice says why, with its numbers."""
     tables = [pd.read_parquet(path) for path in paths if Path(path).exists()]
     table = pd.concat(tables, ignore_index=True) if tables else notices_table([])
     table = table[NOTICE_COLUMNS].drop_duplicates(ignore_index=True)
     left_out = set(table.loc[(table["outcome"] == LEFT_OUT) & (table["kind"] == "sample"), "subject"])
-    forecast = (table["step"] == "validate") & (table["kind"] == "sample") & table["subject"].isin(left_out)
-    return table[~forecast].reset_index(drop=True)
+    fulfilled = (table["kind"] == FORECAST) & table["subject"].isin(left_out)
+    return table[~fulfilled].reset_index(drop=True)
 
 
 def from_table(table: pd.DataFrame) -> list[Notice]:
@@ -74,15 +76,18 @@ def summary_lines(table: pd.DataFrame) -> list[str]:
     return lines + [f"  {notice}" for notice in from_table(ordered)]
 
 
-def run_summary(paths, since: str | None = None, report: str | None = None) -> list[str]:
-    """The end-of-run console lines: the notices of the tables in `paths` (only those written at or
-    after `since`, an ISO 8601 time, when given: after a failure, earlier runs' tables are not this
-    run's news), then where the report is."""
+def run_summary(paths, since: str, report: str | None = None) -> list[str]:
+    """The end-of-run console lines: the notices of the tables in `paths` that were written at or
+    after `since` (ISO 8601; tables of earlier runs are not this run's news, but they are pointed
+    to), then where the report is."""
     from datetime import datetime
 
-    started = datetime.fromisoformat(since).timestamp() if since else None
-    existing = [path for path in paths if Path(path).exists() and (started is None or Path(path).stat().st_mtime >= started - 1)]
-    lines = summary_lines(read_notices(existing)) if existing else []
+    started = datetime.fromisoformat(since).timestamp()
+    existing = [path for path in paths if Path(path).exists()]
+    fresh = [path for path in existing if Path(path).stat().st_mtime >= started - 1]
+    lines = summary_lines(read_notices(fresh)) if fresh else []
+    if not fresh and existing:
+        lines.append(f"This run did not rebuild what records the left-out items; an earlier run's are in {', '.join(existing)}")
     if report and Path(report).exists():
         lines.append(f"Report: {report}")
     return lines

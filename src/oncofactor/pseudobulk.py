@@ -9,7 +9,7 @@ variable genes, view by view.
 Samples do not all measure the same genes (targeted panels, chromosome subsets, older references).
 A view's genes are those its own samples measure; a gene a patient's samples did not measure is
 missing (NaN) for that patient, never zero, and never removes the gene from the other patients.
-Library sizes are made comparable across panels before CPM (`effective_library_sizes`).
+Library sizes are put on one scale across panels before CPM (`effective_library_sizes`).
 """
 
 from __future__ import annotations
@@ -73,36 +73,36 @@ def sample_pseudobulk(adata: ad.AnnData, exclude_cell_types: list[str]) -> ad.An
     return ad.AnnData(X=sp.csr_matrix(sums, dtype=np.float32), obs=obs, var=pd.DataFrame(index=adata.var_names))
 
 
-def effective_library_sizes(counts: np.ndarray, max_references: int = 20) -> np.ndarray:
-    """Library size of each profile on a common scale when profiles measure different genes.
+def effective_library_sizes(counts: np.ndarray, fit: np.ndarray | None = None, iterations: int = 100) -> np.ndarray:
+    """Each profile's library size over all of its view's genes, when profiles measure different genes.
 
-    counts: profiles x genes, NaN where a profile's sample did not measure the gene. A profile
-    measuring every gene its view has keeps its total. Another profile s is compared with reference
-    profiles r (those measuring the most genes): on the genes both measure, s's counts divided by the
-    share of r's total those genes hold estimate what s's total would have been over r's genes; the
-    median over references is s's library size. For a 240-gene panel beside whole transcriptomes this
-    is its total divided by the share of expression its 240 genes carry, so CPM of a gene means the
-    same in both. Returns one library size per profile (NaN for a profile with no counts).
+    counts: profiles x genes, NaN where a profile's sample did not measure the gene; fit: the profiles
+    (boolean mask) whose counts estimate the genes' shares, default all. The counts a profile measured
+    are fitted as depth x gene share, c_pg ~ Poisson(s_p m_g), over the measured entries only,
+    alternating the maximum-likelihood updates of s and m (a rank-one Poisson fit with missing
+    values); the library size is s_p times the sum of all genes' shares: what the profile's total would
+    have been had it measured every gene. A profile that measured every gene keeps its own total; a
+    240-gene panel beside whole transcriptomes gets its total divided by the share of expression its
+    genes carry, so a gene's CPM means the same in both. Overlapping panels with no profile measuring
+    everything are put on one scale too. NaN for a profile without counts on genes the fit saw.
     """
     measured = ~np.isnan(counts)
     values = np.where(measured, counts, 0.0)
     totals = values.sum(axis=1)
-    n_measured = measured.sum(axis=1)
-    if n_measured.size == 0 or (n_measured == n_measured.max()).all() and (measured == measured[0]).all():
+    fit = np.ones(len(counts), dtype=bool) if fit is None else fit & (totals > 0)
+    if measured.all() or not fit.any():
         return np.where(totals > 0, totals, np.nan)
-    references = np.flatnonzero(n_measured == n_measured.max())[:max_references]
-    sizes = np.empty(len(counts))
-    for s in range(len(counts)):
-        estimates = []
-        for r in references:
-            if r == s or totals[r] <= 0:
-                continue
-            shared = measured[s] & measured[r]
-            share_of_reference = values[r, shared].sum() / totals[r]
-            if share_of_reference > 0:
-                estimates.append(values[s, shared].sum() / share_of_reference)
-        sizes[s] = np.median(estimates) if estimates and n_measured[s] < n_measured.max() else totals[s]
-    return np.where(sizes > 0, sizes, np.nan)
+    depth = totals.astype(float)
+    for _ in range(iterations):
+        share = values[fit].sum(axis=0) / np.maximum((measured[fit] * depth[fit][:, None]).sum(axis=0), 1e-300)
+        share = share / share.sum()
+        covered = (measured * share).sum(axis=1)
+        updated = np.divide(totals, covered, out=np.full(len(counts), np.nan), where=covered > 0)
+        converged = np.allclose(updated[fit], depth[fit], rtol=1e-10)
+        depth = updated
+        if converged:
+            break
+    return np.where(depth > 0, depth, np.nan)
 
 
 def filter_by_expression(counts: np.ndarray, library: np.ndarray, library_per_gene: np.ndarray, settings: dict) -> np.ndarray:
@@ -119,10 +119,10 @@ def filter_by_expression(counts: np.ndarray, library: np.ndarray, library_per_ge
     measured = ~np.isnan(counts)
     n = measured.sum(axis=0).astype(float)
     minimum = np.where(n > settings["large_n"], settings["large_n"] + (n - settings["large_n"]) * settings["min_prop"], n)
-    cutoff = settings["min_count"] / np.median(library) * 1e6
+    cutoff = settings["min_count"] / np.nanmedian(library) * 1e6
     with np.errstate(invalid="ignore", divide="ignore"):
         cpm = np.where(measured, counts / library_per_gene * 1e6, 0.0)
-    sample_size = np.round(((cpm >= cutoff) & measured).sum(axis=0))
+    sample_size = ((cpm >= cutoff) & measured).sum(axis=0)
     total = np.where(measured, counts, 0.0).sum(axis=0)
     return (n > 0) & (sample_size >= minimum - 1e-14) & (total >= settings["min_total_count"] - 1e-14)
 
@@ -191,11 +191,12 @@ def count_views(pseudobulks: list[ad.AnnData], settings: dict) -> tuple[dict[str
     for name in names:
         obs, genes, counts = _view_profiles(pseudobulks, name)
         obs = obs.assign(n_genes_measured=(~np.isnan(counts)).sum(axis=1), reason="")
-        library = effective_library_sizes(counts)
-        obs["library_coverage"] = np.where(np.isnan(counts), 0.0, counts).sum(axis=1) / library
         needed = settings["min_ctcs"] if name == "ctc_rna" else settings["min_cells"]
         patient_cells = obs.groupby("patient_id")["n_cells"].transform("sum")
         obs.loc[(patient_cells < needed).to_numpy(), "reason"] = f"patient has fewer than {needed} cells of this kind (views.min_{'ctcs' if name == 'ctc_rna' else 'cells'})"
+        library = effective_library_sizes(counts, fit=(obs["reason"] == "").to_numpy())
+        obs["library_coverage"] = np.where(np.isnan(counts), 0.0, counts).sum(axis=1) / library
+        obs.loc[np.isnan(library) & (obs["reason"] == "").to_numpy(), "reason"] = "no counts on the genes of this view's other profiles"
         patients = sorted(obs.loc[obs["reason"] == "", "patient_id"].unique())
         by_patient = pd.Index(patients).get_indexer(obs["patient_id"])
         use = (by_patient >= 0) & (obs["reason"] == "").to_numpy()

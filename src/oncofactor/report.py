@@ -19,6 +19,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from oncofactor.notices import LEFT_OUT  # noqa: E402
+
 plt.rcParams.update({"font.size": 10, "axes.titlesize": 11, "figure.dpi": 100})
 
 
@@ -315,7 +317,7 @@ def build_report(figures: dict[str, tuple[str, str]], tables: dict[str, pd.DataF
     inputs = sections["Inputs and QC"]
     inputs.text(f"{patients} patients; " + ", ".join(f"{modality}: {n} patients" for modality, n in per_modality.items()) + ".")
     notices = tables["notices"]
-    left_out = notices[notices["outcome"] == "left out"]
+    left_out = notices[notices["outcome"] == LEFT_OUT]
     inputs.blocks.append('<h3 id="left-out">Left out of this run</h3>')
     if notices.empty:
         inputs.text("Nothing was left out, and no step warned about the data.")
@@ -324,7 +326,7 @@ def build_report(figures: dict[str, tuple[str, str]], tables: dict[str, pd.DataF
             f"{len(left_out)} item(s) left out and {len(notices) - len(left_out)} warning(s), each with its reason and what to "
             "try (results/notices.parquet; the same list ends the run's console output)."
         )
-        shown = pd.concat([left_out, notices[notices["outcome"] != "left out"]])
+        shown = pd.concat([left_out, notices[notices["outcome"] != LEFT_OUT]])
         inputs.table(shown[["outcome", "kind", "subject", "reason", "fix", "step"]], "What the run left out or warns about.", max_rows=500)
     add_figure("coverage")
     add_figure("qc")

@@ -150,7 +150,9 @@ def _check_visium(path: Path) -> list[str]:
     matrix = outs / "filtered_feature_bc_matrix.h5"
     if matrix.exists():
         problems += [f"{matrix.name} {problem}" for problem in _check_10x_h5(matrix)]
-    elif not (outs / "filtered_feature_bc_matrix").is_dir():
+    elif (outs / "filtered_feature_bc_matrix").is_dir():
+        problems += [f"filtered_feature_bc_matrix/: {problem}" for problem in _check_10x_mtx(outs / "filtered_feature_bc_matrix")]
+    else:
         problems.append("Space Ranger folder lacks filtered_feature_bc_matrix.h5 (or the filtered_feature_bc_matrix/ folder)")
     if visium_positions(outs) is None:
         problems.append("Space Ranger folder lacks spatial/tissue_positions.csv (or tissue_positions_list.csv)")

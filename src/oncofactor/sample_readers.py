@@ -91,7 +91,10 @@ def _open_text(path: Path):
 
 
 def _first(folder: Path, names: tuple[str, ...]) -> Path:
-    return next(folder / name for name in names if (folder / name).exists())
+    found = next((folder / name for name in names if (folder / name).exists()), None)
+    if found is None:
+        raise SampleReadError(f"{folder}: holds none of {', '.join(names)}")
+    return found
 
 
 def _mex_features(folder: Path) -> tuple[pd.DataFrame, np.ndarray]:
@@ -123,41 +126,43 @@ def read_10x_mtx(folder: str | Path) -> ad.AnnData:
     return _anndata(sp.csr_matrix(counts.T)[:, keep], barcodes, features["gene_id"][keep].to_numpy(), features["gene_symbol"][keep].to_numpy())
 
 
-def _whole_and_non_negative(matrix) -> tuple[bool, str]:
-    values = matrix.data if sp.issparse(matrix) else np.asarray(matrix).ravel()
+# Whether a matrix holds counts is judged on its first stored values, the same number in a light
+# read of the file (validation) and in a job's full read.
+CHECKED_VALUES = 200_000
+
+
+def _whole_and_non_negative(values: np.ndarray) -> tuple[bool, str]:
     if values.size == 0:
         return True, ""
-    sample = values[: 1_000_000]
-    if np.any(sample < 0):
-        return False, f"negative values (minimum {sample.min():.3g})"
-    fractional = sample[np.abs(sample - np.round(sample)) > 1e-6]
+    if np.any(values < 0):
+        return False, f"negative values (minimum {values.min():.3g})"
+    fractional = values[np.abs(values - np.round(values)) > 1e-6]
     if fractional.size:
-        return False, f"non-integer values (e.g. {fractional[0]:.4g}; maximum {sample.max():.3g}, as after normalization or log)"
+        return False, f"non-integer values (e.g. {fractional[0]:.4g}; maximum {values.max():.3g}, as after normalization or log)"
     return True, ""
 
 
-def _store_values(node, n: int = 200_000) -> np.ndarray:
-    """The first `n` stored values of a matrix in an open .h5ad (h5py) or .zarr store: the data
-    array of a sparse matrix, or the first rows of a dense one."""
-    if hasattr(node, "keys") and "data" in node:
-        return np.asarray(node["data"][:n])
-    rows = max(1, n // max(1, int(node.shape[1]))) if len(node.shape) > 1 else n
-    return np.asarray(node[:rows]).ravel()
+def _first_values(matrix) -> np.ndarray:
+    """The first CHECKED_VALUES stored values of a matrix: in memory (sparse or dense), or a node of
+    an open .h5ad (h5py) or .zarr store (the data array of a sparse matrix, else the first rows)."""
+    if sp.issparse(matrix):
+        return np.asarray(matrix.data[:CHECKED_VALUES])
+    if hasattr(matrix, "keys") and "data" in matrix:
+        return np.asarray(matrix["data"][:CHECKED_VALUES])
+    rows = max(1, CHECKED_VALUES // max(1, int(matrix.shape[1]))) if len(matrix.shape) > 1 else CHECKED_VALUES
+    return np.asarray(matrix[:rows]).ravel()
 
 
 ANNDATA_COUNT_SOURCES = ("X", "layers/counts", "raw/X")
 
 
-def anndata_counts_source(store, source: str) -> str:
-    """Which of X, layers['counts'] and .raw's X holds raw counts in an open AnnData store (h5py file
-    or zarr group), judged on their first values as `counts_from_anndata` judges whole matrices.
-
-    Raises SampleReadError saying what X held when none does.
-    """
+def _counts_source(matrices: dict, source: str) -> str:
+    """Which of ANNDATA_COUNT_SOURCES (the keys of `matrices` present) holds raw counts: the first
+    whose first values are whole and non-negative. Raises SampleReadError saying what X held."""
     found = "no matrix"
     for key in ANNDATA_COUNT_SOURCES:
-        if key in store:
-            ok, problem = _whole_and_non_negative(_store_values(store[key]))
+        if key in matrices:
+            ok, problem = _whole_and_non_negative(_first_values(matrices[key]))
             if ok:
                 return key
             if key == "X":
@@ -166,6 +171,11 @@ def anndata_counts_source(store, source: str) -> str:
         f"{source}: X holds {found}, and neither layers['counts'] nor .raw holds raw counts; "
         "save the unnormalized UMI counts in X or layers['counts']"
     )
+
+
+def anndata_counts_source(store, source: str) -> str:
+    """`_counts_source` of an open AnnData store (h5py file or zarr group), without loading a matrix."""
+    return _counts_source({key: store[key] for key in ANNDATA_COUNT_SOURCES if key in store}, source)
 
 
 def _var_names(var: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -198,22 +208,14 @@ def anndata_features(path: str | Path) -> pd.DataFrame:
 
 
 def counts_from_anndata(adata: ad.AnnData, source: str) -> ad.AnnData:
-    """Raw counts of an AnnData: X if it holds counts, else layers['counts'], else .raw.
-
-    Raises SampleReadError saying what X held when none of them holds whole non-negative numbers.
-    """
-    ok, found = _whole_and_non_negative(adata.X)
-    if ok:
-        counts, var = adata.X, adata.var
-    elif "counts" in adata.layers and _whole_and_non_negative(adata.layers["counts"])[0]:
-        counts, var = adata.layers["counts"], adata.var
-    elif adata.raw is not None and _whole_and_non_negative(adata.raw.X)[0]:
-        counts, var = adata.raw.X, adata.raw.var
-    else:
-        raise SampleReadError(
-            f"{source}: X holds {found}, and neither layers['counts'] nor .raw holds raw counts; "
-            "save the unnormalized UMI counts in X or layers['counts']"
-        )
+    """Raw counts of an AnnData: X if it holds counts, else layers['counts'], else .raw (see
+    `_counts_source`). Raises SampleReadError saying what X held when none holds counts."""
+    matrices = {"X": (adata.X, adata.var)}
+    if "counts" in adata.layers:
+        matrices["layers/counts"] = (adata.layers["counts"], adata.var)
+    if adata.raw is not None:
+        matrices["raw/X"] = (adata.raw.X, adata.raw.var)
+    counts, var = matrices[_counts_source({key: matrix for key, (matrix, _) in matrices.items()}, source)]
     gene_ids, symbols = _var_names(var)
     out = _anndata(counts, adata.obs_names, gene_ids, symbols)
     out.obs = adata.obs.copy()
@@ -287,7 +289,7 @@ def _orientation(path: Path, text: list[str], n_rows: int, n_numeric: int, orien
 def _check_cell_classes(path: Path, orientation: str, text: list[str], metadata: pd.DataFrame | None, class_column: str) -> None:
     """A table or metadata that describes its cells must say their class in `class_column`:
     otherwise every cell would be taken for a CTC without a word."""
-    described = [c for c in (text[1:] if orientation == "cells_by_genes" else [])]
+    described = text[1:] if orientation == "cells_by_genes" else []
     if metadata is not None:
         if class_column not in metadata.columns:
             raise SampleReadError(
@@ -307,11 +309,12 @@ def _gene_names(genes) -> tuple[np.ndarray, np.ndarray]:
     return names, names.copy()
 
 
-def count_table_features(
+def count_table_layout(
     path: str | Path, orientation: str = "auto", class_column: str = "cell_class", metadata: pd.DataFrame | None = None
-) -> pd.DataFrame:
-    """gene_id and gene_symbol of a count table, from its first rows and its gene column or header
-    (see `read_count_table` for the layouts), and the check of its cell classes."""
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """A count table's gene names and its cells' obs (text columns, joined with `metadata`), from its
+    first rows, line count and gene column or text columns, with the checks `read_count_table` makes
+    of the layout and of the cells' classes, but without reading the counts."""
     path = Path(path)
     head = pd.read_csv(path, sep=_separator(path), nrows=200)
     is_numeric = head.dtypes.map(pd.api.types.is_numeric_dtype).to_numpy(dtype=bool)
@@ -319,13 +322,63 @@ def count_table_features(
     with (gzip.open(path, "rt") if path.name.endswith(".gz") else path.open()) as handle:
         n_rows = sum(1 for _ in handle) - 1
     orientation = _orientation(path, text, n_rows, len(numeric), orientation, class_column)
+    _check_layout(path, orientation, text)
     _check_cell_classes(path, orientation, text, metadata, class_column)
     if orientation == "genes_by_cells":
-        genes = pd.read_csv(path, sep=_separator(path), usecols=[text[0]], dtype=str)[text[0]]
+        genes = pd.read_csv(path, sep=_separator(path), usecols=[text[0]], dtype=str)[text[0]].to_numpy()
+        obs = pd.DataFrame(index=pd.Index([str(c) for c in numeric]))
     else:
-        genes = numeric
-    gene_ids, symbols = _gene_names(genes)
+        genes = np.array([str(c) for c in numeric])
+        obs = pd.read_csv(path, sep=_separator(path), usecols=text, dtype=str)[text].set_index(text[0])
+        obs.index.name = None
+    return genes, _with_metadata(path, obs, metadata)
+
+
+def count_table_features(
+    path: str | Path, orientation: str = "auto", class_column: str = "cell_class", metadata: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """gene_id and gene_symbol of a count table, from `count_table_layout`."""
+    gene_ids, symbols = _gene_names(count_table_layout(path, orientation, class_column, metadata)[0])
     return pd.DataFrame({"gene_id": gene_ids, "gene_symbol": symbols})
+
+
+def _check_layout(path: Path, orientation: str, text: list[str]) -> None:
+    if orientation == "genes_by_cells" and len(text) > 1:
+        raise SampleReadError(f"{path}: genes x cells table with several text columns ({', '.join(text)}); only the gene column may be text")
+
+
+def _with_metadata(path: Path, obs: pd.DataFrame, metadata: pd.DataFrame | None) -> pd.DataFrame:
+    """obs joined with the cell metadata, which must name every cell."""
+    if metadata is None:
+        return obs
+    metadata = metadata.set_axis(metadata.index.astype(str))
+    absent = obs.index.difference(metadata.index)
+    if len(absent):
+        raise SampleReadError(f"{path}: {len(absent)} cells are not in the cell metadata table (e.g. {absent[0]})")
+    return obs.join(metadata[[c for c in metadata.columns if c not in obs.columns]])
+
+
+def patient_cells(obs: pd.DataFrame, sample: Mapping, patient_column: str | None) -> np.ndarray | None:
+    """Which cells of a single-CTC table are the sample's patient's, by `patient_column` of the table
+    or its cell metadata (obs); None when every cell is (no such column and no metadata to hold it).
+
+    Raises SampleReadError when the metadata lacks the column or names no cell of the patient.
+    """
+    if not patient_column or (patient_column not in obs and not text_value(sample, "cell_metadata")):
+        return None
+    path = sample["path"]
+    if patient_column not in obs:
+        raise SampleReadError(
+            f"{path}: no column '{patient_column}' (ctc.patient_column) in the table or its cell metadata; "
+            f"the columns are: {', '.join(map(str, obs.columns)) or 'none'}"
+        )
+    patients = obs[patient_column].astype(str).str.strip()
+    if not (patients == sample["patient_id"]).any():
+        raise SampleReadError(
+            f"{path}: no cell of patient '{sample['patient_id']}' in column '{patient_column}' "
+            f"(ctc.patient_column); it holds {', '.join(sorted(patients.unique())[:10])}"
+        )
+    return (patients == sample["patient_id"]).to_numpy()
 
 
 def read_count_table(
@@ -348,10 +401,9 @@ def read_count_table(
     is_numeric = table.dtypes.map(pd.api.types.is_numeric_dtype).to_numpy(dtype=bool)
     numeric, text = table.columns[is_numeric].tolist(), table.columns[~is_numeric].tolist()
     orientation = _orientation(path, text, len(table), len(numeric), orientation, class_column)
+    _check_layout(path, orientation, text)
     _check_cell_classes(path, orientation, text, metadata, class_column)
     if orientation == "genes_by_cells":
-        if len(text) > 1:
-            raise SampleReadError(f"{path}: genes x cells table with several text columns ({', '.join(text)}); only the gene column may be text")
         values = table[numeric].to_numpy(dtype=float).T
         obs = pd.DataFrame(index=pd.Index([str(c) for c in numeric]))
         genes = table[text[0]].astype(str).to_numpy()
@@ -374,13 +426,7 @@ def read_count_table(
         values = np.round(values)
     gene_ids, symbols = _gene_names(genes)
     adata = _anndata(sp.csr_matrix(values), obs.index, gene_ids, symbols)
-    if metadata is not None:
-        metadata = metadata.set_axis(metadata.index.astype(str))
-        absent = obs.index.difference(metadata.index)
-        if len(absent):
-            raise SampleReadError(f"{path}: {len(absent)} cells are not in the cell metadata table (e.g. {absent[0]})")
-        obs = obs.join(metadata[[c for c in metadata.columns if c not in obs.columns]])
-    adata.obs = obs
+    adata.obs = _with_metadata(path, obs, metadata)
     adata.uns["oncofactor_notes"] = notes
     return adata
 
@@ -430,22 +476,9 @@ def read_sample(sample: Mapping, config: dict) -> ad.AnnData:
         adata = read_count_table(
             path, orientation=ctc["count_orientation"], class_column=ctc["cell_class_column"], metadata=cell_metadata(sample)
         )
-        patient_column = ctc["patient_column"]
-        # A table (or its metadata) that names cells' patients may hold several patients' cells; one
-        # that does not, and has no metadata to name them, is all the sample's patient's.
-        if patient_column and (patient_column in adata.obs or text_value(sample, "cell_metadata")):
-            if patient_column not in adata.obs:
-                raise SampleReadError(
-                    f"{path}: no column '{patient_column}' (ctc.patient_column) in the table or its cell metadata; "
-                    f"the columns are: {', '.join(map(str, adata.obs.columns)) or 'none'}"
-                )
-            patients = adata.obs[patient_column].astype(str).str.strip()
-            if not (patients == sample["patient_id"]).any():
-                raise SampleReadError(
-                    f"{path}: no cell of patient '{sample['patient_id']}' in column '{patient_column}' "
-                    f"(ctc.patient_column); it holds {', '.join(sorted(patients.unique())[:10])}"
-                )
-            adata = adata[(patients == sample["patient_id"]).to_numpy()].copy()
+        mine = patient_cells(adata.obs, sample, ctc["patient_column"])
+        if mine is not None:
+            adata = adata[mine].copy()
         return adata
     raise ValueError(f"unknown format {file_format!r}")
 
@@ -472,7 +505,7 @@ def read_sample_features(sample: Mapping, config: dict) -> pd.DataFrame:
 def _h5_counts_problem(path: Path, genome: str | None) -> str | None:
     with h5py.File(path, "r") as handle:
         group = _h5_matrix_group(handle, path, genome)[0]
-        ok, problem = _whole_and_non_negative(np.asarray(group["data"][:200_000]))
+        ok, problem = _whole_and_non_negative(np.asarray(group["data"][:CHECKED_VALUES]))
     return None if ok else f"{path.name} holds {problem}; Cell Ranger files hold raw UMI counts"
 
 
@@ -487,9 +520,9 @@ def _mtx_counts_problem(folder: Path) -> str | None:
             if line.startswith("%"):
                 continue
             fields = line.split()
-            if len(fields) == 3 and values is not None:
+            if len(fields) == 3:
                 values.append(float(fields[2]))
-            if len(values) > 50_000:
+            if len(values) > CHECKED_VALUES:
                 break
     ok, problem = _whole_and_non_negative(np.asarray(values[1:]))  # the first entry is the matrix size
     return None if ok else f"{matrix.name} holds {problem}; a MEX folder holds raw UMI counts"

@@ -531,15 +531,12 @@ def _add_doublets(counts: sp.csr_matrix, barcodes: list[str], truth: pd.DataFram
     """Append DOUBLET_RATE doublets: the summed counts of two cells of different types."""
     n_doublets = int(round(DOUBLET_RATE * counts.shape[0]))
     types = truth["cell_type"].to_numpy()
-    first = rng.choice(counts.shape[0], n_doublets)
+    first = rng.choice(counts.shape[0], n_doublets, replace=False)
     second = np.array([rng.choice(np.flatnonzero(types != types[i])) for i in first], dtype=int)
     doublets = counts[first] + counts[second]
-    codes = [f"{barcode[:-2]}-2" for barcode in (barcodes[i] for i in first)]  # a second GEM well's suffix: unique
-    codes = list(dict.fromkeys(codes))
-    doublets = doublets[: len(codes)]
+    codes = [f"{barcodes[i][:-2]}-2" for i in first]  # a second GEM well's suffix: unique, as the first cells are
     extra = pd.DataFrame({
-        "barcode": codes, "cell_type": [f"{types[i]}+{types[j]}" for i, j in zip(first, second)][: len(codes)],
-        "low_quality": False, "doublet": True,
+        "barcode": codes, "cell_type": [f"{types[i]}+{types[j]}" for i, j in zip(first, second)], "low_quality": False, "doublet": True,
     })
     return sp.vstack([counts, doublets]).tocsr(), barcodes + codes, pd.concat([truth, extra], ignore_index=True)
 

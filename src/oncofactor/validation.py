@@ -21,9 +21,16 @@ import pandas as pd
 from oncofactor.clinical import response_levels
 from oncofactor.genes import build_gene_map, classify_features, cohort_species, detect_species, gene_identifiers, read_annotation
 from oncofactor.sample_formats import FORMATS_BY_MODALITY, cellranger_matrix, check_format, detect_format
-from oncofactor.sample_readers import SampleReadError, counts_problem, read_sample_features
+from oncofactor.sample_readers import (
+    SampleReadError,
+    cell_metadata,
+    count_table_layout,
+    counts_problem,
+    patient_cells,
+    read_sample_features,
+)
 from oncofactor.genesets import read_gmt
-from oncofactor.notices import WARNING, Notice, notices_table
+from oncofactor.notices import FORECAST, WARNING, Notice, notices_table
 from oncofactor.result_files import write_parquet
 from oncofactor.schemas import load_schema, row_problems
 from oncofactor.user_tables import TableReadError, overlong_rows, read_table_as_text, table_separator
@@ -49,6 +56,7 @@ class Problem:
     line: int | None = None
     column: str | None = None
     sample: str | None = None  # the sample a warning is about, when it is about one
+    forecast: bool = False  # a warning that a later step will leave the sample out
 
     def location(self) -> str:
         where = self.file
@@ -112,8 +120,8 @@ class _Collector:
     def error(self, file, message, line=None, column=None):
         self.problems.append(Problem("error", str(file), message, line, column))
 
-    def warning(self, file, message, line=None, column=None, sample=None):
-        self.problems.append(Problem("warning", str(file), message, line, column, sample))
+    def warning(self, file, message, line=None, column=None, sample=None, forecast=False):
+        self.problems.append(Problem("warning", str(file), message, line, column, sample, forecast))
 
 
 def _read(path: Path, found: _Collector) -> pd.DataFrame | None:
@@ -385,7 +393,7 @@ def _check_sample_contents(records: list[dict], config: dict, path: Path, found:
                 features, notes = classify_features(read_sample_features(record, config))
                 by_file[key] = (problem, features, detect_species(features), notes)
             except SampleReadError as error:
-                by_file[key] = (str(error).split(": ", 1)[-1], None, "unknown", [])
+                by_file[key] = (_without_path(str(error), record["path"]), None, "unknown", [])
             except (OSError, ValueError, KeyError, EOFError, zlib.error, pd.errors.ParserError) as error:
                 by_file[key] = (f"cannot be read ({type(error).__name__}: {error})", None, "unknown", [])
         problem, features, species, notes = by_file[key]
@@ -395,28 +403,28 @@ def _check_sample_contents(records: list[dict], config: dict, path: Path, found:
         record["species"], record["features"] = species, features
         for note in notes:
             found.warning(path, f"'{record['path']}': {note}", record["line"], "path", record["sample_id"])
-        _check_patient_cells(record, config["ctc"], path, found)
+        _check_patient_cells(record, config, path, found)
     _check_species(records, config, path, found)
     _check_gene_names(records, config, path, found)
 
 
-def _check_patient_cells(record: dict, ctc: dict, path: Path, found: _Collector) -> None:
-    """With ctc.patient_column, the sample's cell metadata must hold cells of its patient."""
-    column, metadata = ctc["patient_column"], record.get("cell_metadata")
-    if record["modality"] != "ctc_scrna" or not column or not isinstance(metadata, str):
+def _check_patient_cells(record: dict, config: dict, path: Path, found: _Collector) -> None:
+    """With ctc.patient_column, a table or cell metadata that names cells' patients must hold cells of
+    the sample's patient (the check the job makes, on the table's text columns only)."""
+    ctc = config["ctc"]
+    if record["modality"] != "ctc_scrna" or record["format"] != "csv" or not ctc["patient_column"]:
         return
-    patients = read_table_as_text(metadata)
-    if column not in patients.columns:
-        found.error(
-            path, f"cell metadata {metadata} has no column '{column}' (ctc.patient_column); the columns are: "
-            f"{', '.join(map(str, patients.columns))}", record["line"], "cell_metadata",
-        )
-    elif not (patients[column].str.strip() == record["patient_id"]).any():
-        found.error(
-            path, f"cell metadata {metadata} has no cell of patient '{record['patient_id']}' in column '{column}' "
-            f"(ctc.patient_column); it names {', '.join(sorted(patients[column].dropna().unique())[:10])}",
-            record["line"], "patient_id",
-        )
+    _, obs = count_table_layout(record["path"], ctc["count_orientation"], ctc["cell_class_column"], cell_metadata(record))
+    try:
+        patient_cells(obs, record, ctc["patient_column"])
+    except SampleReadError as error:
+        found.error(path, _without_path(str(error), record["path"]), record["line"], "patient_id")
+
+
+def _without_path(message: str, path) -> str:
+    """A reader's message without the path it starts with (the problem's location says it)."""
+    prefix = f"{path}: "
+    return message[len(prefix):] if message.startswith(prefix) else message
 
 
 def _check_species(records: list[dict], config: dict, path: Path, found: _Collector) -> None:
@@ -436,7 +444,7 @@ def _check_species(records: list[dict], config: dict, path: Path, found: _Collec
                 path,
                 f"sample '{record['sample_id']}' has {record['species']} genes while {same} of {len(species)} samples are "
                 f"{cohort}: it will be left out; remove it, or set genes.allow_mixed_species: true",
-                record["line"], "path", record["sample_id"],
+                record["line"], "path", record["sample_id"], forecast=True,
             )
 
 
@@ -449,7 +457,7 @@ def _check_gene_names(records: list[dict], config: dict, path: Path, found: _Col
         try:
             tables[f"annotation {annotation}"] = read_annotation(annotation)
         except ValueError as error:
-            found.error(annotation, str(error).split(": ", 1)[-1] + "; fix genes.annotation in the config")
+            found.error(annotation, _without_path(str(error), annotation) + "; fix genes.annotation in the config")
     gene_map = build_gene_map(tables)
     fix = "give a gene annotation with both names (genes.annotation)"
     for record in records:
@@ -460,7 +468,7 @@ def _check_gene_names(records: list[dict], config: dict, path: Path, found: _Col
             found.warning(
                 path, f"sample '{record['sample_id']}': none of its {len(named)} features has a gene {namespace} that the "
                 f"cohort knows, so it will be left out; {fix}, or set genes.namespace: {'ensembl' if namespace == 'symbol' else 'symbol'}",
-                record["line"], "path", record["sample_id"],
+                record["line"], "path", record["sample_id"], forecast=True,
             )
         elif named.mean() < 0.5:
             found.warning(
@@ -673,7 +681,7 @@ def write_validated_inputs(config: dict, outputs) -> ValidatedInputs:
     write_parquet(result.clinical, outputs.clinical, config)
     write_parquet(ctc, outputs.ctc, config)
     notices = [
-        Notice("validate", "sample", w.sample, WARNING, f"{w.location()}: {w.message}") if w.sample else
+        Notice("validate", FORECAST if w.forecast else "sample", w.sample, WARNING, f"{w.location()}: {w.message}") if w.sample else
         Notice("validate", "input", w.location(), WARNING, w.message)
         for w in result.warnings
     ]

@@ -22,6 +22,7 @@ os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [SRC, os.environ.get("PY
 
 from oncofactor.config import ConfigError, check_config, named_tables
 from oncofactor.notices import run_summary
+from oncofactor.sample_readers import text_value
 from oncofactor.provenance import write_run_record
 from oncofactor.validation import validate_inputs
 
@@ -59,6 +60,16 @@ SAMPLES = (INPUTS.samples if INPUTS.samples is not None else pd.DataFrame(column
 
 wildcard_constraints:
     sample="[A-Za-z0-9][A-Za-z0-9._-]*",
+
+
+def files_of_sample(row):
+    """A sample-sheet row's file or folder, and its cell metadata table when it has one."""
+    metadata = text_value(row, "cell_metadata")
+    return [row["path"]] + ([metadata] if metadata else [])
+
+
+# Every sample's files: what validation reads lightly and the gene map reads again.
+SAMPLE_FILES = [path for _, row in SAMPLES.iterrows() for path in files_of_sample(row)]
 
 
 def settings(*sections):

@@ -2,13 +2,7 @@
 
 
 def sample_files(wildcards):
-    """A sample's file or folder, and its cell metadata table when it has one."""
-    row = SAMPLES.loc[wildcards.sample]
-    metadata = row.get("cell_metadata")
-    return [row["path"]] + ([metadata] if isinstance(metadata, str) and metadata else [])
-
-
-SAMPLE_FILES = SAMPLES["path"].tolist() + [m for m in SAMPLES["cell_metadata"] if isinstance(m, str) and m]
+    return files_of_sample(SAMPLES.loc[wildcards.sample])
 
 
 rule gene_map:

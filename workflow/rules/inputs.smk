@@ -1,6 +1,11 @@
 rule validated_inputs:
     input:
-        input_tables(),
+        # Validation reads each sample's features and first values (species, namespace, counts), the
+        # gene annotations and the GMT files: a change to any of them reruns it.
+        tables=input_tables(),
+        samples=SAMPLE_FILES,
+        annotation=config["genes"]["annotation"],
+        gmt=config["feature_sets"]["gmt"],
     output:
         samples="results/inputs/samples.parquet",
         clinical="results/inputs/clinical.parquet",

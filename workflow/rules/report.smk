@@ -42,6 +42,8 @@ rule run_notices:
         notice_files(),
     output:
         report("results/notices.parquet", caption="../report/notices_table.rst", category="Inputs and QC"),
+    params:
+        settings=settings(),
     log:
         "logs/report/notices.log",
     benchmark:
@@ -120,7 +122,7 @@ rule html_report:
         provenance_inputs=rules.provenance.output.inputs,
         provenance_packages=rules.provenance.output.packages,
         provenance_pipeline=rules.provenance.output.pipeline,
-        notices=rules.run_notices.output,
+        notices=rules.run_notices.output[0],
     output:
         report("results/report/oncofactor_report.html", caption="../report/oncofactor_report.rst", category="Report"),
     params:
