@@ -184,3 +184,19 @@ def test_doublet_calls_without_cell_type_structure_are_not_applied(chain):
     subset = chain["results"][chain["by_quirk"]["gene_subset"]]
     assert subset.qc["doublet_score"].notna().any() and not subset.qc["predicted_doublet"].any()
     assert any(n.kind == "cells" and n.reason.startswith("doublets kept: not applied") for n in subset.notices)
+
+
+def test_doublet_detection_runs_on_large_samples(tmp_path):
+    """Samples of thousands of cells take scanpy's other neighbour search, which once failed with
+    scipy 1.17 ('csr_array' object has no attribute 'getnnz')."""
+    from oncofactor.doublets import detect_doublets
+    from oncofactor.sample_readers import read_10x_h5
+    from oncofactor.simulate import SimulationParams, simulate_cohort
+
+    cohort = simulate_cohort(SimulationParams(patients=4, seed=9, cells_per_sample=5000, spots_per_section=20, quirks=()), tmp_path / "c")
+    sheet = pd.read_csv(cohort / "samples.tsv", sep="\t").query("modality == 'scrna'")
+    counts = read_10x_h5(cohort / sheet["path"].iloc[0])
+    assert counts.n_obs > 3500
+    calls = detect_doublets(counts, {"enabled": True, "min_cells": 1000, "expected_rate": 0.06, "seed": 0})
+    assert calls.ran and not calls.rejected and np.isfinite(calls.scores).all()
+    assert calls.predicted.mean() < 0.01, "a sample without doublets keeps nearly every cell"
