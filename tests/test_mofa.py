@@ -117,6 +117,8 @@ def test_inactive_factors_are_not_reported(trained):
     r2 = pd.concat(model.r2.values()).max(axis=0)
     assert set(summary.inactive) == set(r2[r2 < 0.05].index)
     assert set(summary.mapping.values()) == set(r2[r2 >= 0.05].index)
+    with pytest.raises(MofaTrainingError, match="no factor explains at least mofa.min_r2 = 0.99 of any view"):
+        summarize_factors(model, min_r2=0.99)
 
 
 def test_input_checks():

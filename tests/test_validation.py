@@ -136,7 +136,16 @@ def test_clinical_patient_without_data_is_a_warning(cohort):
     assert result.errors == []
     [warning] = result.warnings
     assert (warning.file, warning.line, warning.column) == (str(cohort.path("clinical.tsv")), len(clinical) + 2, "patient_id")
-    assert "'P500' has no data" in warning.message
+    assert "patient 'P500' has no data" in warning.message
+
+
+def test_clinical_patients_without_data_are_one_warning(cohort):
+    clinical = cohort.read("clinical.tsv")
+    extra = pd.concat([clinical.iloc[[0]].assign(patient_id=f"P5{i:02d}") for i in range(7)], ignore_index=True)
+    cohort.write("clinical.tsv", pd.concat([clinical, extra], ignore_index=True))
+    [warning] = validate_inputs(cohort.config).warnings
+    assert warning.line == len(clinical) + 2
+    assert "7 patients 'P500', 'P501', 'P502', 'P503', 'P504' and 2 more have no data" in warning.message
 
 
 def test_duplicate_clinical_patient(cohort):

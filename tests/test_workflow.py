@@ -169,3 +169,24 @@ def test_bad_config_stops_the_run(cohort, tmp_path):
     assert result.returncode != 0
     output = result.stdout + result.stderr
     assert "key 'ctc.default_blood_volume_ml': 0 is less than or equal to the minimum of 0" in output
+
+
+def test_patient_level_tables_alone_run_to_the_report(small_cohort, tmp_path):
+    """No sample sheet and no CTC table (the CLL cohort's shape): the clinical table and an extra view
+    run from validation to the report, with empty QC tables instead of a crash."""
+    import yaml
+
+    config = {
+        "clinical": {"path": str(small_cohort / "clinical.tsv"), "response": "response"},
+        "extra_views": [{"name": "mutations", "path": str(small_cohort / "mutations.tsv"), "orientation": "samples_by_features", "likelihood": "bernoulli"}],
+        # Ten mutations of eight patients carry too little for a factor above the default min_r2;
+        # what is tested here is that the run has a shape for no samples, not what it finds.
+        "mofa": {"factors": 2, "restarts": 2, "min_r2": 0.0},
+    }
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake("--configfile", tmp_path / "config.yaml", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-5000:]
+    assert pd.read_parquet(tmp_path / "results/harmonized/qc.parquet").empty
+    assert "No sample sheet" in (tmp_path / "results/report/oncofactor_report.html").read_text()
+    factors = pd.read_parquet(tmp_path / "results/mofa/factors.parquet")
+    assert set(factors["sample"]) == set(pd.read_csv(small_cohort / "mutations.tsv", sep="\t").iloc[:, 0])

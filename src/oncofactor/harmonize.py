@@ -266,7 +266,9 @@ LOW_DEPTH_SHARE = 0.25
 def low_depth_samples(qc: pd.DataFrame) -> list[Notice]:
     """A warning for each sample whose median counts per passing observation are below
     LOW_DEPTH_SHARE of the median over its modality's samples (qc: the cohort's QC table)."""
-    passing = qc[qc["passed_qc"]]
+    passing = qc[qc["passed_qc"].astype(bool)]
+    if passing.empty:
+        return []
     medians = passing.groupby(["modality", "sample_id"], observed=True)["n_counts"].median()
     notices = []
     for modality, per_sample in medians.groupby(level="modality", observed=True):

@@ -264,6 +264,11 @@ def summarize_factors(model: MofaModel, min_r2: float) -> FactorSummary:
     r2 = sum(model.r2.values()) / len(model.r2)
     best_per_factor = pd.concat(model.r2.values()).max(axis=0)
     active = best_per_factor[best_per_factor >= min_r2].index
+    if active.empty:
+        raise MofaTrainingError(
+            f"no factor explains at least mofa.min_r2 = {min_r2:g} of any view (best: {best_per_factor.max():.3g}); "
+            "the views carry no shared structure MOFA can find: add patients or views, or lower mofa.min_r2"
+        )
     order = r2[active].sum(axis=0).sort_values(ascending=False).index
     mapping = {f"Factor{i + 1}": column for i, column in enumerate(order)}
     inactive = [c for c in model.factors.columns if c not in set(active)]

@@ -68,6 +68,8 @@ def figure_coverage(coverage: pd.DataFrame):
 
 def figure_qc(qc: pd.DataFrame):
     """Cells (spots) per sample before and after QC, and median genes per passing cell."""
+    if qc.empty:
+        return _message_figure("No samples: this cohort has patient-level tables only.")
     per_sample = qc.groupby("sample_id", sort=True).agg(total=("passed_qc", "size"), passed=("passed_qc", "sum"))
     genes = qc[qc["passed_qc"]].groupby("sample_id")["n_genes"].median().reindex(per_sample.index)
     figure, (top, bottom) = plt.subplots(2, 1, figsize=(max(6, 0.22 * len(per_sample) + 2), 6), sharex=True)
@@ -85,7 +87,7 @@ def figure_qc(qc: pd.DataFrame):
 
 def figure_cell_types(qc: pd.DataFrame):
     """Cell-type shares of the cells passing QC, per scRNA-seq sample."""
-    cells = qc[qc["passed_qc"] & (qc["modality"] == "scrna") & qc["cell_type"].fillna("").astype(bool)]
+    cells = qc[qc["passed_qc"].astype(bool) & (qc["modality"] == "scrna") & qc["cell_type"].fillna("").astype(bool)]
     if cells.empty:
         return _message_figure("No typed cells (no single-cell samples).")
     shares = pd.crosstab(cells["sample_id"], cells["cell_type"], normalize="index")
@@ -331,14 +333,17 @@ def build_report(figures: dict[str, tuple[str, str]], tables: dict[str, pd.DataF
     add_figure("coverage")
     add_figure("qc")
     qc = tables["qc"]
-    removed = qc.loc[~qc["passed_qc"], ["sample_id", "removed_by"]].assign(rule=lambda t: t["removed_by"].str.split(",")).explode("rule")
-    if not removed.empty:
-        by_rule = removed.groupby(["sample_id", "rule"]).size().unstack(fill_value=0).reset_index()
-        inputs.table(by_rule, "Observations removed by each QC rule, per sample (an observation can fail several).", max_rows=500)
-    summary = qc.groupby(["sample_id", "modality"], sort=True).agg(
-        observations=("passed_qc", "size"), passed_qc=("passed_qc", "sum"), median_counts=("n_counts", "median"),
-        median_genes=("n_genes", "median"), median_pct_mito=("pct_mito", "median")).reset_index()
-    sections["Inputs and QC"].table(summary, "QC per sample (median over all cells or spots).", max_rows=500)
+    if qc.empty:
+        inputs.text("No sample sheet: the cohort's views are patient-level tables, so there is no per-sample QC.")
+    else:
+        removed = qc.loc[~qc["passed_qc"], ["sample_id", "removed_by"]].assign(rule=lambda t: t["removed_by"].str.split(",")).explode("rule")
+        if not removed.empty:
+            by_rule = removed.groupby(["sample_id", "rule"]).size().unstack(fill_value=0).reset_index()
+            inputs.table(by_rule, "Observations removed by each QC rule, per sample (an observation can fail several).", max_rows=500)
+        summary = qc.groupby(["sample_id", "modality"], sort=True).agg(
+            observations=("passed_qc", "size"), passed_qc=("passed_qc", "sum"), median_counts=("n_counts", "median"),
+            median_genes=("n_genes", "median"), median_pct_mito=("pct_mito", "median")).reset_index()
+        inputs.table(summary, "QC per sample (median over all cells or spots).", max_rows=500)
     add_figure("cell_types")
     for key in ("variance_explained", "top_weights", "stability"):
         add_figure(key)

@@ -650,14 +650,23 @@ def validate_inputs(
             with_data |= _unknown_patients(raw_ctc, clinical_ids, ctc_source, clinical_path, found)
         for patients in result.view_patients.values():
             with_data |= set(patients)
-        for line, patient in clinical_table["patient_id"].items():
-            if isinstance(patient, str) and patient not in with_data:
-                found.warning(
-                    clinical_path,
-                    f"patient '{patient}' has no data in the sample sheet, CTC table or extra views",
-                    line,
-                    config["clinical"]["id_column"],
-                )
+        without_data = [
+            (line, patient) for line, patient in clinical_table["patient_id"].items()
+            if isinstance(patient, str) and patient not in with_data
+        ]
+        if without_data:
+            # One problem, one line: a clinical table covering a larger study than the data
+            # (CLL: 65 of 265 patients) would otherwise fill the console with identical warnings.
+            first_line = without_data[0][0]
+            shown = ", ".join(f"'{patient}'" for _, patient in without_data[:5])
+            more = f" and {len(without_data) - 5} more" if len(without_data) > 5 else ""
+            found.warning(
+                clinical_path,
+                f"{'patient' if len(without_data) == 1 else f'{len(without_data)} patients'} {shown}{more} "
+                f"{'has' if len(without_data) == 1 else 'have'} no data in the sample sheet, CTC table or extra views",
+                first_line,
+                config["clinical"]["id_column"],
+            )
         result.clinical = clinical_table.reset_index(drop=True)
     result.problems = found.problems
     return result

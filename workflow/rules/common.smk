@@ -24,7 +24,7 @@ from oncofactor.config import ConfigError, check_config, named_tables
 from oncofactor.notices import run_summary
 from oncofactor.sample_readers import text_value
 from oncofactor.provenance import write_run_record
-from oncofactor.validation import validate_inputs
+from oncofactor.validation import SAMPLE_COLUMNS, validate_inputs
 
 try:
     config.update(check_config(config, source="config"))
@@ -53,7 +53,7 @@ RUN_RECORD = "results/provenance/run.yaml"
 
 
 # The sample sheet as validated, indexed by sample ID; rules fan out over its rows.
-SAMPLES = (INPUTS.samples if INPUTS.samples is not None else pd.DataFrame(columns=["sample_id", "path"])).set_index(
+SAMPLES = (INPUTS.samples if INPUTS.samples is not None else pd.DataFrame(columns=SAMPLE_COLUMNS)).set_index(
     "sample_id", drop=False
 )
 

@@ -6,7 +6,12 @@ import logging
 import h5py
 import pandas as pd
 
-from oncofactor.harmonize import lost_modalities, low_depth_samples
+from oncofactor.harmonize import (
+    GENE_REPORT_COLUMNS,
+    QC_COLUMNS,
+    lost_modalities,
+    low_depth_samples,
+)
 from oncofactor.notices import notices_table, read_notices
 from oncofactor.result_files import write_parquet
 
@@ -17,11 +22,19 @@ dropped = {}
 for sample_id, path in zip(samples["sample_id"], snakemake.input.h5ad):
     with h5py.File(path, "r") as handle:  # the reason alone, without loading the matrix
         dropped[sample_id] = handle["uns/oncofactor/dropped"][()].decode()
-qc = pd.concat(map(pd.read_parquet, snakemake.input.qc), ignore_index=True)
+
+
+def cohort_table(paths, columns):
+    """The per-sample tables as one; with no sample (patient-level tables only), none with its columns."""
+    return pd.concat(map(pd.read_parquet, paths), ignore_index=True) if paths else pd.DataFrame(columns=columns)
+
+
+qc = cohort_table(snakemake.input.qc, QC_COLUMNS)
+genes = cohort_table(snakemake.input.genes, GENE_REPORT_COLUMNS)
 cohort = notices_table(lost_modalities(samples, dropped) + low_depth_samples(qc))
 notices = pd.concat([read_notices(snakemake.input.notices), cohort], ignore_index=True)
 for line in notices.itertuples():
     logging.warning("%s %s %s: %s", line.kind, line.subject, line.outcome, line.reason)
 write_parquet(qc, snakemake.output.qc, config)
-write_parquet(pd.concat(map(pd.read_parquet, snakemake.input.genes), ignore_index=True), snakemake.output.genes, config)
+write_parquet(genes, snakemake.output.genes, config)
 write_parquet(notices, snakemake.output.notices, config)

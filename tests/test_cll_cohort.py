@@ -1,0 +1,57 @@
+"""The CLL cohort (tests/cll_cohort: patient-level tables from ../shared/data, no sample sheet) from
+the tables to the report, with the README's run command."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import BIN, REPO
+
+pytestmark = [pytest.mark.shared_data, pytest.mark.workflow]
+COHORT = REPO / "tests" / "cll_cohort"
+
+
+@pytest.fixture(scope="module")
+def cll_run(tmp_path_factory):
+    from conftest import SHARED_DATA
+
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real public datasets not found at {SHARED_DATA} (they live beside the repository, not in it)")
+    workdir = tmp_path_factory.mktemp("cll_cohort")
+    config = yaml.safe_load((COHORT / "config.yaml").read_text())
+    config["clinical"]["path"] = str((REPO / config["clinical"]["path"]).resolve())
+    for view in config["extra_views"]:
+        view["path"] = str((REPO / view["path"]).resolve())
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    command = [
+        str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"),
+        "--workflow-profile", str(REPO / "workflow/profiles/default"), "--configfile", "config.yaml",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=workdir)
+    assert result.returncode == 0, result.stderr[-5000:]
+    return workdir, result.stdout + result.stderr
+
+
+def test_runs_to_the_report_without_a_sample_sheet(cll_run):
+    workdir, console = cll_run
+    page = (workdir / "results/report/oncofactor_report.html").read_text()
+    assert "No sample sheet" in page
+    assert pd.read_parquet(workdir / "results/harmonized/qc.parquet").empty
+    # 65 of the clinical table's 265 patients have neither drug response nor mutations: one line
+    # when the run starts, and the same line in the summary at its end.
+    lines = [line for line in console.splitlines() if "no data in the sample sheet" in line]
+    assert len(lines) == 2
+    assert all("65 patients 'H001', 'H002', 'H003', 'H009', 'H025' and 60 more have no data" in line for line in lines)
+
+
+def test_a_factor_separates_the_patients_by_ighv(cll_run):
+    workdir, _ = cll_run
+    associations = pd.read_parquet(workdir / "results/clinical/associations.parquet")
+    ighv = associations.query("covariate == 'IGHV'").sort_values("p_value").iloc[0]
+    assert ighv["q_value"] < 1e-6 and abs(ighv["effect"]) > 0.5
+    top = pd.read_parquet(workdir / "results/mofa/top_features.parquet")
+    assert top.query("factor == @ighv.factor and view == 'mutations' and rank == 1")["feature"].item() == "IGHV"
