@@ -6,6 +6,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -21,6 +22,32 @@ SMALL = SimulationParams(patients=8, seed=3, cells_per_sample=80, spots_per_sect
 TRUTH = SimulationParams(patients=30, seed=5, cells_per_sample=300, spots_per_section=100, genes=1000, quirks=())
 # Every shape of real data the simulator can write, each on its own patient (oncofactor.simulate.QUIRKS).
 QUIRKY = SimulationParams(patients=16, seed=4, cells_per_sample=250, spots_per_section=80, genes=1000, quirks=tuple(QUIRKS))
+
+
+def synthetic_views(n_patients=60, seed=0, missing=0.2, sizes=(200, 150, 40)):
+    """Three views (a, b, c of `sizes` features) driven by three known factors; some patients miss
+    whole views. Returns the MuData
+    and the true factors (long: patient_id, factor T1..T3, value)."""
+    import anndata as ad
+    import mudata
+
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((n_patients, 3))
+    patients = [f"P{i:03d}" for i in range(n_patients)]
+    views = {}
+    for name, n_features, used in zip("abc", sizes, ([0, 1], [1, 2], [0, 2])):
+        weights = np.zeros((3, n_features))
+        for k in used:
+            weights[k, rng.choice(n_features, n_features // 3, replace=False)] = rng.normal(0, 1.5, n_features // 3)
+        values = z @ weights + rng.normal(0, 1, (n_patients, n_features))
+        keep = rng.random(n_patients) > missing
+        view = ad.AnnData(values[keep].astype(np.float32), obs=pd.DataFrame(index=np.array(patients)[keep]))
+        view.var_names = [f"{name}:g{j}" for j in range(n_features)]
+        views[name] = view
+    mdata = mudata.MuData(views)
+    mdata.obs["group"] = "all"
+    truth = pd.DataFrame(z, index=patients, columns=["T1", "T2", "T3"]).rename_axis("patient_id").reset_index()
+    return mdata, truth.melt(id_vars="patient_id", var_name="factor", value_name="value")
 
 
 @pytest.fixture(scope="session")

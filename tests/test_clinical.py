@@ -6,19 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from oncofactor.clinical import (
-    associations,
-    benjamini_hochberg,
-    factor_matrix,
-    patient_strata,
-    predict_response,
-    reproducible_factors,
-    response_levels,
-    strata_survival,
-)
+from oncofactor.clinical import associations, benjamini_hochberg, factor_matrix, response_levels
 from conftest import trained_cll
 from oncofactor.config import check_config
 from oncofactor.genesets import enrichment, read_gmt
+from oncofactor.response_model import predict_response
+from oncofactor.strata import CLUSTERS, RISK_GROUPS, patient_strata, strata_survival
 from oncofactor.validation import validate_inputs
 
 
@@ -72,6 +65,35 @@ def test_associations_find_the_driving_factor_with_the_right_signs():
     tested = table.dropna(subset=["ci_low"])
     assert ((tested["ci_low"] <= tested["effect"]) & (tested["effect"] <= tested["ci_high"])).all()
     assert (table["q_value"] >= table["p_value"]).all()
+    # One family per covariate, each of two tests (the two factors), corrected on its own.
+    assert (table["family"] == table["covariate"]).all() and (table["n_tests"] == 2).all()
+    for _, family in table.groupby("family"):
+        assert family["q_value"].tolist() == pytest.approx(benjamini_hochberg(family["p_value"]).tolist())
+
+
+def test_adjusted_cox_separates_a_factor_from_a_known_prognostic():
+    """FactorB follows a prognostic covariate (grade) and has no hazard of its own; FactorA has one."""
+    rng = np.random.default_rng(5)
+    n = 300
+    grade = rng.choice(["low", "high"], n)
+    high = (grade == "high").astype(float)
+    a, b = rng.standard_normal(n), 1.5 * high + rng.standard_normal(n)
+    event_time = rng.exponential(20 / np.exp(0.6 * a + 1.2 * high))
+    censor = rng.uniform(10, 40, n)
+    patients = [f"P{i:03d}" for i in range(n)]
+    clinical = pd.DataFrame({"patient_id": patients, "grade": grade, "os": np.minimum(event_time, censor), "death": (event_time <= censor).astype(float)})
+    clinical.loc[0, "grade"] = ""
+    factors = pd.DataFrame({"FactorA": a, "FactorB": b}, index=pd.Index(patients, name="patient_id"))
+    config = check_config({
+        "clinical": {"path": "c.tsv", "survival_time": "os", "survival_event": "death", "categorical": ["grade"], "survival_adjust_for": ["grade"]},
+        "extra_views": [{"name": "x", "path": "unused.tsv", "orientation": "samples_by_features"}],
+    })
+    table = associations(factors, clinical, config).set_index(["factor", "test"])
+    assert table.loc[("FactorB", "cox"), "p_value"] < 0.001
+    assert table.loc[("FactorB", "cox_adjusted"), "p_value"] > 0.05
+    assert table.loc[("FactorA", "cox_adjusted"), "p_value"] < 0.001 and table.loc[("FactorA", "cox_adjusted"), "effect"] > 1.3
+    assert table.loc[("FactorA", "cox_adjusted"), ["n", "n_missing"]].tolist() == [299, 1]
+    assert table.loc[("FactorA", "cox_adjusted"), "family"] == "survival adjusted for grade"
 
 
 def test_benjamini_hochberg_against_worked_values():
@@ -91,36 +113,41 @@ def test_response_levels():
 
 def test_response_prediction_beats_clinical_covariates():
     factors, clinical = cohort()
-    result = predict_response(factors, clinical, settings(cv_repeats=5, bootstrap=200))
+    result = predict_response(factors, clinical, settings(cv_repeats=5, bootstrap=100))
     performance = result.performance.set_index("model")
     assert list(performance.index) == ["factors", "clinical", "factors_and_clinical"]
     assert performance.loc["factors", "auroc"] > 0.8
-    assert performance.loc["factors", "delta_ci_low"] > 0, "factors beat the clinical-only model beyond bootstrap noise"
     assert (performance["ci_low"] <= performance["auroc"]).all() and (performance["auroc"] <= performance["ci_high"]).all()
-    assert result.coefficients.set_index("feature").loc["FactorA", "coefficient"] > 0
+    assert (performance["n_bootstrap"] == 100).all()
+    # Penalty chosen by log-loss keeps the coefficient on the scale of the true effect (2.5 log odds per SD).
+    coefficients = result.coefficients.query("model == 'factors'").set_index("feature")
+    assert 1.2 < coefficients.loc["FactorA", "coefficient"] < 4
+    assert coefficients.loc["FactorA", "ci_low"] > 0 and coefficients.loc["FactorB", "ci_low"] < 0 < coefficients.loc["FactorB", "ci_high"]
     assert set(result.roc["model"]) == set(performance.index)
-    assert result.warnings == []
+    assert result.notices == []
+
+
+def test_response_prediction_without_a_supported_factor_fits_the_clinical_model():
+    factors, clinical = cohort(n=40)
+    result = predict_response(factors[[]], clinical, settings(cv_repeats=2, bootstrap=20))
+    assert result.performance["model"].tolist() == ["clinical"]
+    assert any("no factor is supported" in notice.reason for notice in result.notices)
 
 
 def test_response_prediction_in_a_small_cohort_warns_and_still_runs():
     factors, clinical = cohort(n=14, seed=3)
     clinical["response"] = ["responder"] * 3 + ["non_responder"] * 11
-    result = predict_response(factors, clinical, settings(cv_repeats=3, bootstrap=100))
-    assert "small cohort: the smaller response class has 3 patients" in " ".join(result.warnings)
+    result = predict_response(factors, clinical, settings(cv_repeats=3, bootstrap=20))
+    assert any("small cohort: the smaller response class has 3 patients" in notice.reason for notice in result.notices)
     assert result.performance["n_splits"].iloc[0] == 3
 
-    clinical["response"] = ["responder"] + ["non_responder"] * 13
-    result = predict_response(factors, clinical, settings(cv_repeats=3, bootstrap=100))
+    clinical["response"] = ["responder"] * 2 + ["non_responder"] * 12
+    result = predict_response(factors, clinical, settings(cv_repeats=3, bootstrap=20))
     assert result.performance["auroc"].isna().all() and result.roc.empty
-    assert result.performance["note"].str.contains("response prediction skipped").all()
-    assert "response prediction skipped: the smaller response class has 1 patient(s)" in " ".join(result.warnings)
-
-
-def test_reproducible_factors_fall_back_to_all():
-    factors, _ = cohort(n=10)
-    stability = pd.DataFrame({"factor": ["FactorA", "FactorB"], "reproducible": [True, False]})
-    assert list(reproducible_factors(factors, stability).columns) == ["FactorA"]
-    assert list(reproducible_factors(factors, stability.assign(reproducible=False)).columns) == ["FactorA", "FactorB"]
+    assert result.performance["note"].str.startswith("not fitted: the smaller response class has 2 patient(s)").all()
+    assert [notice.reason for notice in result.notices] == [
+        "skipped: the smaller response class has 2 patient(s); cross-validation needs at least 3"
+    ]
 
 
 def two_groups(n_per_group=15, seed=0):
@@ -130,12 +157,18 @@ def two_groups(n_per_group=15, seed=0):
     return pd.DataFrame(centers + rng.normal(0, 1, centers.shape), index=patients, columns=["Factor1", "Factor2"])
 
 
+def strata_settings(**changes):
+    return {**settings()["outcome"], "strata_null_draws": 39, **changes}
+
+
 def test_strata_recover_two_separated_groups_and_differ_in_survival():
     factors = two_groups()
-    strata = patient_strata(factors, max_strata=6, min_size=5, seed=1)
-    assert strata.warning is None
+    strata = patient_strata(factors, strata_settings())
+    assert strata.p_value == pytest.approx(1 / 40), "no unimodal draw comes close"
+    assert strata.message.startswith("2 patient strata: the factors form clusters")
     assert strata.selection.loc[strata.selection["chosen"], "n_strata"].tolist() == [2]
     assignments = strata.assignments.set_index("patient_id")["stratum"]
+    assert (strata.assignments["basis"] == CLUSTERS).all()
     assert assignments.iloc[:15].nunique() == 1 and assignments.iloc[15:].nunique() == 1
     assert assignments.iloc[0] != assignments.iloc[-1]
 
@@ -150,11 +183,27 @@ def test_strata_recover_two_separated_groups_and_differ_in_survival():
     assert survival.curves.groupby("stratum")["survival"].apply(lambda s: s.is_monotonic_decreasing).all()
 
 
-def test_strata_need_enough_patients():
-    strata = patient_strata(two_groups(n_per_group=4), max_strata=6, min_size=5, seed=1)
-    assert strata.assignments.empty and "need at least 10 patients" in strata.warning
+def test_a_unimodal_cloud_gives_risk_groups_not_strata():
+    """Continuous factors with no clusters (as MOFA's usually are): k-means would split them anyway."""
+    rng = np.random.default_rng(11)
+    patients = [f"P{i:02d}" for i in range(60)]
+    factors = pd.DataFrame(rng.standard_normal((60, 3)) * [3.0, 1.0, 0.5], index=patients, columns=["Factor1", "Factor2", "Factor3"])
+    strata = patient_strata(factors, strata_settings())
+    assert strata.p_value > 0.05 and not strata.selection["chosen"].any()
+    assert (strata.assignments["basis"] == RISK_GROUPS).all()
+    high = strata.assignments.set_index("patient_id")["label"] == "high Factor1"
+    assert high.sum() == 30 and (factors.loc[high, "Factor1"].min() > factors.loc[~high, "Factor1"].max())
+    assert "no cluster structure" in strata.message and "median of Factor1" in strata.message
+    chosen = patient_strata(factors, strata_settings(risk_score="Factor2")).assignments
+    assert set(chosen["label"]) == {"low Factor2", "high Factor2"}
+
+
+def test_strata_need_enough_patients_and_a_factor():
+    strata = patient_strata(two_groups(n_per_group=4), strata_settings())
+    assert strata.assignments.empty and "need at least 10 patients" in strata.message
     survival = strata_survival(strata.assignments, pd.DataFrame(columns=["patient_id", "os", "death"]), "os", "death")
     assert survival.curves.empty and survival.test.empty
+    assert patient_strata(two_groups()[[]], strata_settings()).message == "no patient strata: no factor is supported by the data"
 
 
 def test_factor_matrix_from_the_long_table():
@@ -214,11 +263,11 @@ def test_enrichment_finds_the_set_carrying_the_weights():
 
 def test_cll_associations_find_ighv_and_test_survival(shared_data, tmp_path):
     """The CLL cohort: the IGHV factor comes out of the association table; overall survival (T6, died) is tested."""
-    from oncofactor.mofa import result_tables, stability
+    from oncofactor.mofa import result_tables
 
     config, model, summary = trained_cll(shared_data, tmp_path / "cll.hdf5", categorical=["IGHV", "Gender"], numeric=["Age4Main"],
-                                         survival_time="T6", survival_event="died")
-    tables = result_tables(model, summary, stability(model.factors[list(summary.mapping.values())], []), config["mofa"], 1)
+                                         survival_time="T6", survival_event="died", survival_adjust_for=["IGHV"])
+    tables = result_tables(model, summary, config["mofa"])
     clinical = validate_inputs(config).clinical
     table = associations(factor_matrix(tables["factors"]), clinical, config)
 
@@ -226,6 +275,11 @@ def test_cll_associations_find_ighv_and_test_survival(shared_data, tmp_path):
     assert ighv["q_value"].iloc[0] < 1e-6 and ighv["n"].iloc[0] > 150
     assert ighv["factor"].iloc[0] in ("Factor1", "Factor2")
     assert table.sort_values("q_value").iloc[0]["covariate"] == "IGHV", "IGHV is the cohort's strongest association"
-    survival = table[table["covariate"] == "survival"]
-    assert len(survival) == len(summary.mapping) and (survival["test"] == "cox").all()
+    survival = table[table["test"] == "cox"].set_index("factor")
+    assert len(survival) == len(summary.mapping) and (survival["covariate"] == "survival").all()
     assert survival["p_value"].notna().all() and (survival["n"] > 100).all()
+    # The IGHV factor's survival hazard is IGHV's: adjusted for IGHV it is no longer distinguishable.
+    adjusted = table[table["test"] == "cox_adjusted"].set_index("factor")
+    factor = ighv["factor"].iloc[0]
+    assert survival.loc[factor, "p_value"] < 0.05 < adjusted.loc[factor, "p_value"]
+    assert adjusted.loc[factor, "contrast"] == "per SD, adjusted for IGHV" and adjusted.loc[factor, "n"] < survival.loc[factor, "n"]

@@ -114,3 +114,16 @@ def test_config_path_that_is_a_folder_or_not_text(tmp_path):
     (tmp_path / "config.yaml").write_bytes(b"samples: \xff\xfe\n")
     with pytest.raises(ConfigError, match="cannot be read"):
         load_config(tmp_path / "config.yaml")
+
+
+def test_survival_adjustment_names_configured_covariates():
+    clinical = {"path": "c.tsv", "survival_time": "os", "survival_event": "died", "categorical": ["IGHV"]}
+    config = check_config({**MINIMAL, "clinical": {**clinical, "survival_adjust_for": ["IGHV"]}})
+    assert config["clinical"]["survival_adjust_for"] == ["IGHV"]
+    with pytest.raises(ConfigError) as raised:
+        check_config({**MINIMAL, "clinical": {**clinical, "survival_adjust_for": ["IGHV", "stage"]}})
+    assert raised.value.problems == [
+        "key 'clinical.survival_adjust_for[1]': 'stage' is not a covariate; list it in clinical.categorical or clinical.numeric too"
+    ]
+    with pytest.raises(ConfigError, match="set clinical.survival_time and clinical.survival_event"):
+        check_config({**MINIMAL, "clinical": {"path": "c.tsv", "categorical": ["IGHV"], "survival_adjust_for": ["IGHV"]}})

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import subprocess
 
-import anndata as ad
 import mudata
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import BIN, synthetic_views, trained_cll
 
-from conftest import BIN, trained_cll
 from oncofactor.config import check_config
 from oncofactor.mofa import (
     MofaData,
@@ -21,7 +20,6 @@ from oncofactor.mofa import (
     read_model,
     regress_batches,
     result_tables,
-    stability,
     summarize_factors,
     train,
     view_batches,
@@ -30,27 +28,6 @@ from oncofactor.recovery import factor_recovery
 
 SETTINGS = check_config({"samples": "s.tsv", "clinical": {"path": "c.tsv"}, "mofa": {"factors": 5}})["mofa"]
 mudata.set_options(pull_on_update=False)
-
-
-def synthetic_views(n_patients=60, seed=0, missing=0.2):
-    """Three views driven by three known factors; some patients miss whole views."""
-    rng = np.random.default_rng(seed)
-    z = rng.standard_normal((n_patients, 3))
-    patients = [f"P{i:03d}" for i in range(n_patients)]
-    views = {}
-    for name, n_features, used in (("a", 200, [0, 1]), ("b", 150, [1, 2]), ("c", 40, [0, 2])):
-        weights = np.zeros((3, n_features))
-        for k in used:
-            weights[k, rng.choice(n_features, n_features // 3, replace=False)] = rng.normal(0, 1.5, n_features // 3)
-        values = z @ weights + rng.normal(0, 1, (n_patients, n_features))
-        keep = rng.random(n_patients) > missing
-        view = ad.AnnData(values[keep].astype(np.float32), obs=pd.DataFrame(index=np.array(patients)[keep]))
-        view.var_names = [f"{name}:g{j}" for j in range(n_features)]
-        views[name] = view
-    mdata = mudata.MuData(views)
-    mdata.obs["group"] = "all"
-    truth = pd.DataFrame(z, index=patients, columns=["T1", "T2", "T3"]).rename_axis("patient_id").reset_index()
-    return mdata, truth.melt(id_vars="patient_id", var_name="factor", value_name="value")
 
 
 @pytest.fixture(scope="module")
@@ -88,13 +65,11 @@ def test_result_tables_contract(trained):
     models = [read_model(p) for p in paths]
     best = models[0]
     summary = summarize_factors(best, SETTINGS["min_r2"])
-    scores = stability(best.factors[list(summary.mapping.values())], [m.factors for m in models[1:]])
-    tables = result_tables(best, summary, scores, SETTINGS, len(models))
+    tables = result_tables(best, summary, SETTINGS)
     assert list(tables["factors"].columns) == ["sample", "group", "factor", "value"]
     assert list(tables["weights"].columns) == ["view", "feature", "factor", "weight", "scaled_weight"]
     assert list(tables["variance_explained"].columns) == ["group", "view", "factor", "r2"]
     assert list(tables["top_features"].columns) == ["factor", "view", "rank", "feature", "weight"]
-    assert list(tables["stability"].columns) == ["factor", "mean_best_abs_corr", "n_restarts", "reproducible"]
     names = list(summary.mapping)
     assert names == [f"Factor{i + 1}" for i in range(len(names))]
     variance = tables["variance_explained"].query("factor != 'total'").groupby("factor")["r2"].sum()
@@ -106,9 +81,6 @@ def test_result_tables_contract(trained):
     assert set(totals["view"]) == {"a", "b", "c"} and totals["r2"].between(0, 1).all()
     top = tables["top_features"]
     assert top.groupby(["factor", "view"])["rank"].max().max() == SETTINGS["top_features"]
-    true_factors = tables["stability"].head(3)
-    assert (true_factors["mean_best_abs_corr"] > 0.9).all() and true_factors["reproducible"].all()
-    assert (tables["stability"]["n_restarts"] == 3).all()
 
 
 def test_inactive_factors_are_not_reported(trained):
@@ -148,8 +120,9 @@ def test_silent_exit_of_mofapy2_becomes_an_error(tmp_path):
 
 
 def test_nan_elbo_is_an_error(trained, tmp_path):
-    import h5py
     import shutil
+
+    import h5py
 
     broken = tmp_path / "broken.hdf5"
     shutil.copyfile(trained[2][0], broken)
@@ -187,6 +160,21 @@ def test_score_recovery_command(tmp_path):
     assert lines[0] == "F1 1.0000"
     assert lines[-1].startswith("mean_recovery ")
     assert float(lines[-1].split()[1]) == pytest.approx((1 + abs(np.corrcoef([1, 2, 3, 4, 5, 6], [1, -1, 1, -1, 1, -1])[0, 1])) / 2, abs=1e-4)
+
+    # A second inferred factor that follows neither true factor, called supported: a spurious finding.
+    noise = [1.0, 0.0, -1.0, -1.0, 0.0, 1.0]  # uncorrelated with F1 and with F2
+    factors = pd.concat([factors, factors.assign(factor="Factor2", value=noise)])
+    factors.to_parquet(tmp_path / "factors.parquet")
+    pd.DataFrame({"factor": ["Factor1", "Factor2"], "supported": [True, True]}).to_parquet(tmp_path / "support.parquet")
+    result = subprocess.run([str(BIN / "oncofactor"), "score-recovery", "--truth", tmp_path / "truth.parquet", "--factors",
+                             tmp_path / "factors.parquet", "--support", tmp_path / "support.parquet"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "Factor1 F1 1.0000 supported" in lines
+    best = max(abs(np.corrcoef(noise, [1, 2, 3, 4, 5, 6])[0, 1]), abs(np.corrcoef(noise, [1, -1, 1, -1, 1, -1])[0, 1]))
+    assert best < 0.3
+    assert any(line.startswith("Factor2 ") and line.endswith(f"{best:.4f} supported spurious") for line in lines)
+    assert lines[-1] == "spurious_supported 1"
 
 
 def test_cll_cohort_has_an_ighv_factor(shared_data, tmp_path):
@@ -244,7 +232,7 @@ def test_projected_patients_score_as_if_trained_with_the_cohort(tmp_path, scale_
         train(data, settings, 1, str(path))
         model = read_model(str(path))
         summary = summarize_factors(model, SETTINGS["min_r2"])
-        tables = result_tables(model, summary, pd.Series(1.0, index=model.factors.columns), SETTINGS, 1)
+        tables = result_tables(model, summary, SETTINGS)
         factors = tables["factors"].pivot(index="sample", columns="factor", values="value")
         return tables["weights"], table, factors
 

@@ -56,7 +56,10 @@ def test_samples_left_out_are_named_with_their_reasons(real_run):
         assert samples.loc[sample, "fix"]
         assert f"sample {sample} left out (harmonize): {reason}" in console, f"{sample} is not in the end-of-run summary"
     spatial = notices.query("kind == 'modality'")
-    assert spatial["subject"].tolist() == ["spatial"] and "7 item(s) left out of the run" in console
+    assert spatial["subject"].tolist() == ["spatial"]
+    # Seven samples and modalities, and the factors six patients do not support (checked below).
+    unsupported = notices.query("kind == 'factor' and outcome == 'left out'")
+    assert f"{7 + len(unsupported)} item(s) left out of the run" in console
     # Kept: the chr21 10x cells at their real depth (median 29 UMIs), and every patient's CTCs.
     qc = pd.read_parquet(workdir / "results/harmonized/qc.parquet").groupby("sample_id")["passed_qc"].mean()
     assert qc["P1_pbmc_v3_h5"] > 0.95 and qc["P3_pbmc_v3_mex"] > 0.95
@@ -103,5 +106,13 @@ def test_factors_are_trained_on_what_is_left(real_run):
     assert set(variance["view"]) == {"ctc_rna"}
     notices = pd.read_parquet(workdir / "results/notices.parquet")
     assert "5 factors trained: mofa.factors = 10, but 6 patients" in notices.query("kind == 'factors'")["reason"].iloc[0]
+    # Six patients support few factors; the others are named with the check they fail, and only the
+    # supported ones are related to the clinic.
+    support = pd.read_parquet(workdir / "results/mofa/factor_support.parquet")
+    assert support["supported"].any() and not support["supported"].all()
+    named = set(notices.query("kind == 'factor'")["subject"])
+    assert named == set(support.loc[~support["supported"], "factor"])
+    associations = pd.read_parquet(workdir / "results/clinical/associations.parquet")
+    assert set(associations["factor"]) == set(support.loc[support["supported"], "factor"])
     page = (workdir / "results/report/oncofactor_report.html").read_text()
     assert "Left out of this run" in page and all(sample in page for sample in LEFT_OUT)

@@ -77,16 +77,23 @@ def _run_validate(args: argparse.Namespace) -> int:
 def _run_score_recovery(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from oncofactor.recovery import factor_recovery
+    from oncofactor.recovery import factor_recovery, inferred_matches
 
     try:
-        scores = factor_recovery(pd.read_parquet(args.truth), pd.read_parquet(args.factors))
+        truth, factors = pd.read_parquet(args.truth), pd.read_parquet(args.factors)
+        scores = factor_recovery(truth, factors)
+        matches = inferred_matches(truth, factors, pd.read_parquet(args.support)) if args.support else None
     except (OSError, KeyError, ValueError) as error:
         print(f"oncofactor score-recovery: {error}", file=sys.stderr)
         return 2
     for factor, score in scores.items():
         print(f"{factor} {score:.4f}")
     print(f"mean_recovery {scores.mean():.4f}")
+    if matches is not None:
+        for row in matches.itertuples():
+            status = ("supported" if row.supported else "not_supported") + (" spurious" if row.spurious else "")
+            print(f"{row.factor} {row.true_factor} {row.best_abs_corr:.4f} {status}")
+        print(f"spurious_supported {int((matches['supported'] & matches['spurious']).sum())}")
     return 0
 
 
@@ -188,11 +195,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="score how well inferred factors recover a simulated cohort's true factors",
         description=(
             "For each true factor, the largest absolute Pearson correlation across patients with any inferred "
-            "factor; one line per true factor, then `mean_recovery <value>`."
+            "factor; one line per true factor, then `mean_recovery <value>`. With --support, then one line per "
+            "inferred factor (its best true factor, |r|, supported or not, spurious when |r| < 0.3 with every "
+            "true factor) and `spurious_supported <count>`."
         ),
     )
     recovery.add_argument("--truth", required=True, type=Path, help="truth/factors.parquet of a simulated cohort (patient_id, factor, value)")
     recovery.add_argument("--factors", required=True, type=Path, help="results/mofa/factors.parquet (sample, group, factor, value)")
+    recovery.add_argument("--support", type=Path, help="results/mofa/factor_support.parquet: also score the inferred factors the run supports")
     recovery.set_defaults(run=_run_score_recovery)
 
     projection = commands.add_parser(

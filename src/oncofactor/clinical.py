@@ -1,4 +1,4 @@
-"""Factors and the clinic: covariate and survival associations, response prediction, patient strata.
+"""Factors and the clinic: covariate and survival associations.
 
 Every function takes the factor matrix (patients x factors, float; from `factor_matrix`) and the
 validated clinical table (one row per patient, `patient_id` first; see `oncofactor.validation`), and
@@ -8,9 +8,6 @@ needs it and counted; nothing is imputed except clinical covariates inside the p
 
 from __future__ import annotations
 
-import warnings
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -19,7 +16,7 @@ Z_95 = stats.norm.ppf(0.975)
 
 ASSOCIATION_COLUMNS = [
     "factor", "covariate", "test", "contrast", "effect", "ci_low", "ci_high",
-    "statistic", "p_value", "q_value", "n", "n_missing", "note",
+    "statistic", "p_value", "family", "n_tests", "q_value", "n", "n_missing", "note",
 ]
 
 
@@ -74,9 +71,9 @@ def benjamini_hochberg(p_values: pd.Series) -> pd.Series:
     return q
 
 
-def _row(factor, covariate, test, contrast="", effect=np.nan, ci=(np.nan, np.nan), statistic=np.nan, p=np.nan, n=0, n_missing=0, note=""):
+def _row(factor, covariate, test, contrast="", effect=np.nan, ci=(np.nan, np.nan), statistic=np.nan, p=np.nan, n=0, n_missing=0, note="", family=None):
     return dict(factor=factor, covariate=covariate, test=test, contrast=contrast, effect=effect, ci_low=ci[0],
-                ci_high=ci[1], statistic=statistic, p_value=p, n=n, n_missing=n_missing, note=note)
+                ci_high=ci[1], statistic=statistic, p_value=p, family=family or covariate, n=n, n_missing=n_missing, note=note)
 
 
 def _spearman(factor: str, covariate: str, x: pd.Series, y: pd.Series, n_missing: int) -> dict:
@@ -118,28 +115,48 @@ def _kruskal(factor: str, covariate: str, x: pd.Series, groups: pd.Series, n_mis
     return _row(factor, covariate, "kruskal_wallis", contrast, (h - k + 1) / (n - k), statistic=h, p=p, n=n, n_missing=n_missing)
 
 
-def _cox(factor: str, x: pd.Series, time: pd.Series, event: pd.Series, n_missing: int) -> dict:
-    """Univariable Cox model; effect is the hazard ratio per standard deviation of the factor."""
+def _cox(factor: str, x: pd.Series, time: pd.Series, event: pd.Series, adjust: pd.DataFrame | None = None) -> dict:
+    """Cox model of survival on the factor (hazard ratio per SD), alone or with the covariates in
+    `adjust` (patients x covariates: numeric standardized, categorical one-hot against their first
+    level). Patients lacking any value are left out and counted."""
     from lifelines import CoxPHFitter
 
-    n = len(x)
-    if n < 5 or event.sum() < 2 or x.std() == 0:
-        return _row(factor, "survival", "cox", "per SD", n=n, n_missing=n_missing, note="fewer than 5 patients or 2 events")
-    frame = pd.DataFrame({"z": (x - x.mean()) / x.std(), "time": time, "event": event})
+    frame = pd.DataFrame({"z": x, "time": time, "event": event})
+    test, contrast, family = "cox", "per SD", "survival"
+    if adjust is not None:
+        names = ", ".join(adjust.columns)
+        test, contrast, family = "cox_adjusted", f"per SD, adjusted for {names}", f"survival adjusted for {names}"
+        frame = frame.join(adjust)
+    known = frame.notna().all(axis=1)
+    n_missing = int((~known).sum())
+    frame = frame[known]
+    n = len(frame)
+    if n < 5 or frame["event"].sum() < 2 or frame["z"].std() == 0:
+        return _row(factor, "survival", test, contrast, n=n, n_missing=n_missing, note="fewer than 5 patients or 2 events", family=family)
+    frame["z"] = (frame["z"] - frame["z"].mean()) / frame["z"].std()
+    if adjust is not None:
+        frame = pd.get_dummies(frame, columns=list(adjust.select_dtypes(exclude="number").columns), drop_first=True, dtype=float)
+        numeric = [c for c in adjust.columns if c in frame.columns]
+        frame[numeric] = (frame[numeric] - frame[numeric].mean()) / frame[numeric].std()
+        frame = frame.loc[:, frame.std() > 0].assign(time=frame["time"], event=frame["event"])
     fitter = CoxPHFitter().fit(frame, duration_col="time", event_col="event")
     s = fitter.summary.loc["z"]
-    return _row(factor, "survival", "cox", "per SD", s["exp(coef)"], (s["exp(coef) lower 95%"], s["exp(coef) upper 95%"]),
-                s["z"], s["p"], n, n_missing)
+    return _row(factor, "survival", test, contrast, s["exp(coef)"], (s["exp(coef) lower 95%"], s["exp(coef) upper 95%"]),
+                s["z"], s["p"], n, n_missing, family=family)
 
 
 def associations(factors: pd.DataFrame, clinical: pd.DataFrame, settings: dict) -> pd.DataFrame:
-    """One row per factor and clinical covariate (ASSOCIATION_COLUMNS), BH-adjusted across the table.
+    """One row per factor and clinical covariate (ASSOCIATION_COLUMNS).
 
-    factors: patients x factors. clinical: validated clinical table. settings: the config's `clinical`
-    and `outcome` sections. Numeric covariates: Spearman's rho. Categorical covariates and the
-    response: Mann-Whitney (two levels; rank-biserial effect) or Kruskal-Wallis (more). Survival:
-    univariable Cox, hazard ratio per SD. `n` counts patients tested, `n_missing` patients with a
-    factor value but no covariate value.
+    factors: patients x factors (the supported ones: every test counts against its family).
+    clinical: validated clinical table. settings: the config's `clinical` and `outcome` sections.
+    Numeric covariates: Spearman's rho. Categorical covariates and the response: Mann-Whitney (two
+    levels; rank-biserial effect) or Kruskal-Wallis (more). Survival: Cox, hazard ratio per SD,
+    univariable and, with clinical.survival_adjust_for, adjusted for those covariates. `n` counts
+    patients tested, `n_missing` patients with a factor value but no covariate value.
+
+    False discovery rate: Benjamini-Hochberg within each family (`family`: one covariate, survival,
+    or survival adjusted), over the factors tested; `n_tests` is the family's number of tests.
     """
     columns = settings["clinical"]
     table = clinical.set_index("patient_id").reindex(factors.index)
@@ -172,244 +189,15 @@ def associations(factors: pd.DataFrame, clinical: pd.DataFrame, settings: dict) 
             else:
                 rows.append(_row(factor, covariate, "none", n=int(keep.sum()), n_missing=missing, note="fewer than 2 levels"))
         if columns["survival_time"] and columns["survival_event"]:
-            time, event = table[columns["survival_time"]], table[columns["survival_event"]]
-            keep = time.notna() & event.notna() & x.notna()
-            rows.append(_cox(factor, x[keep], time[keep].astype(float), event[keep].astype(float), int((~keep).sum())))
+            time, event = table[columns["survival_time"]].astype(float), table[columns["survival_event"]].astype(float)
+            rows.append(_cox(factor, x, time, event))
+            if columns["survival_adjust_for"]:
+                adjust = table[columns["survival_adjust_for"]].replace("", np.nan)
+                adjust = adjust.astype({c: float for c in columns["survival_adjust_for"] if c in columns["numeric"]})
+                rows.append(_cox(factor, x, time, event, adjust))
     result = pd.DataFrame(rows, columns=ASSOCIATION_COLUMNS)
-    result["q_value"] = benjamini_hochberg(result["p_value"])
+    if result.empty:
+        return result
+    result["n_tests"] = result.groupby("family")["p_value"].transform("count").astype(int)
+    result["q_value"] = result.groupby("family", group_keys=False)["p_value"].apply(benjamini_hochberg)
     return result
-
-
-# --- response prediction ------------------------------------------------------------------------
-
-@dataclass
-class Prediction:
-    """Cross-validated response prediction.
-
-    performance: one row per model (factors, clinical, factors_and_clinical); `note` carries the
-    warnings, and when prediction was impossible the rows say why and hold no estimates.
-    roc: ROC curve points (model, false_positive_rate, true_positive_rate) of the repeat-averaged
-    out-of-fold probabilities. coefficients: the factor model fitted on all patients (log odds per SD).
-    warnings: messages for the log and the report (small cohorts, skipped models).
-    """
-
-    performance: pd.DataFrame
-    roc: pd.DataFrame
-    coefficients: pd.DataFrame
-    warnings: list[str]
-
-
-PERFORMANCE_COLUMNS = [
-    "model", "features", "n_patients", "n_positive", "n_splits", "n_repeats", "auroc", "ci_low", "ci_high",
-    "auroc_repeat_mean", "auroc_repeat_sd", "delta_vs_clinical", "delta_ci_low", "delta_ci_high", "note",
-]
-
-
-def _model(numeric: list[str], categorical: list[str], inner_folds: int, seed: int):
-    """Imputation and scaling, then an L2 logistic regression whose penalty is chosen among 10 values
-    (C from 1e-3 to 1e2) by AUROC in an inner stratified cross-validation of the training patients."""
-    from sklearn.compose import ColumnTransformer
-    from sklearn.impute import SimpleImputer
-    from sklearn.linear_model import LogisticRegressionCV
-    from sklearn.model_selection import StratifiedKFold
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
-
-    parts = []
-    if numeric:
-        parts.append(("numeric", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric))
-    if categorical:
-        parts.append(("categorical", make_pipeline(SimpleImputer(strategy="most_frequent"), OneHotEncoder(handle_unknown="ignore")), categorical))
-    inner = StratifiedKFold(n_splits=inner_folds, shuffle=True, random_state=seed)
-    return make_pipeline(ColumnTransformer(parts), LogisticRegressionCV(
-        Cs=np.logspace(-3, 2, 10), l1_ratios=(0.0,), cv=inner, scoring="roc_auc", max_iter=5000, use_legacy_attributes=False))
-
-
-def _bootstrap_auroc(y: np.ndarray, scores: dict[str, np.ndarray], n_boot: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """AUROC of each model on the same stratified patient resamples (so differences are paired)."""
-    from sklearn.metrics import roc_auc_score
-
-    positives, negatives = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
-    draws = {name: np.empty(n_boot) for name in scores}
-    for b in range(n_boot):
-        sample = np.concatenate([rng.choice(positives, len(positives)), rng.choice(negatives, len(negatives))])
-        for name, score in scores.items():
-            draws[name][b] = roc_auc_score(y[sample], score[sample])
-    return draws
-
-
-def predict_response(factors: pd.DataFrame, clinical: pd.DataFrame, settings: dict) -> Prediction:
-    """Repeated stratified cross-validation of an L2-regularized logistic regression for response
-    (penalty chosen by an inner cross-validation in each training set, see `_model`).
-
-    factors: patients x factors (the factors to use). settings: the config's `clinical` and `outcome`
-    sections. Three models: factors alone, clinical covariates alone (numeric median-imputed and
-    scaled, categorical one-hot), both. AUROC is that of the out-of-fold probabilities averaged over
-    repeats, with a 95% interval from a stratified patient bootstrap; `delta_vs_clinical` is the paired
-    bootstrap difference to the clinical model.
-    """
-    from sklearn.metrics import roc_auc_score, roc_curve
-    from sklearn.model_selection import RepeatedStratifiedKFold
-
-    columns, outcome = settings["clinical"], settings["outcome"]
-    table = clinical.set_index("patient_id")
-    response = table[columns["response"]].replace("", np.nan).reindex(factors.index)
-    positive, _ = response_levels(response, outcome["response_positive"])
-    known = response.notna()
-    y = (response[known] == positive).astype(int).to_numpy()
-    messages = []
-    if (~known).any():
-        messages.append(f"{int((~known).sum())} patient(s) with factors but no response were left out of response prediction")
-    clinical_numeric = list(columns["numeric"])
-    clinical_categorical = list(columns["categorical"])
-    features = factors[known].join(table[clinical_numeric + clinical_categorical].replace("", np.nan), how="left")
-    models = {"factors": (list(factors.columns), [])}
-    if clinical_numeric or clinical_categorical:
-        models["clinical"] = (clinical_numeric, clinical_categorical)
-        models["factors_and_clinical"] = (list(factors.columns) + clinical_numeric, clinical_categorical)
-    else:
-        messages.append("no clinical covariates are configured (clinical.numeric, clinical.categorical): only the factor model is fitted")
-    minority = int(min(y.sum(), len(y) - y.sum()))
-    if minority < 2:
-        messages.append(f"response prediction skipped: the smaller response class has {minority} patient(s); at least 2 are needed")
-        skipped = pd.DataFrame([{"model": name, "features": ", ".join(numeric + categorical), "n_patients": len(y), "n_positive": int(y.sum())}
-                                for name, (numeric, categorical) in models.items()], columns=PERFORMANCE_COLUMNS)
-        return Prediction(skipped.assign(note="; ".join(messages)), pd.DataFrame(columns=["model", "false_positive_rate", "true_positive_rate"]),
-                          pd.DataFrame(columns=["feature", "coefficient", "odds_ratio", "cv_mean", "cv_sd"]), messages)
-    if minority < outcome["min_class_size"]:
-        messages.append(
-            f"small cohort: the smaller response class has {minority} patients (outcome.min_class_size is "
-            f"{outcome['min_class_size']}); cross-validated AUROC will be imprecise, read its interval"
-        )
-    n_splits = min(outcome["cv_folds"], minority)
-    splitter = RepeatedStratifiedKFold(n_splits=n_splits, n_repeats=outcome["cv_repeats"], random_state=outcome["seed"])
-    splits = list(splitter.split(np.zeros(len(y)), y))
-    inner_folds = max(2, min(3, minority - -(-minority // n_splits)))  # the smaller class of every training set fills each inner fold
-    averaged, per_repeat, cv_coefficients = {}, {}, []
-    for name, (numeric, categorical) in models.items():
-        probabilities = np.zeros((outcome["cv_repeats"], len(y)))
-        for index, (train, test) in enumerate(splits):
-            model = _model(numeric, categorical, inner_folds, outcome["seed"])
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", category=UserWarning)  # a fold may lack a rare category
-                model.fit(features.iloc[train], y[train])
-                probabilities[index // n_splits, test] = model.predict_proba(features.iloc[test])[:, 1]
-            if name == "factors":
-                cv_coefficients.append(model[-1].coef_[0])
-        averaged[name] = probabilities.mean(axis=0)
-        per_repeat[name] = np.array([roc_auc_score(y, row) for row in probabilities])
-    draws = _bootstrap_auroc(y, averaged, outcome["bootstrap"], np.random.default_rng(outcome["seed"]))
-    rows, roc = [], []
-    for name, (numeric, categorical) in models.items():
-        row = {
-            "model": name, "features": ", ".join(numeric + categorical), "n_patients": len(y), "n_positive": int(y.sum()),
-            "n_splits": n_splits, "n_repeats": outcome["cv_repeats"], "auroc": roc_auc_score(y, averaged[name]),
-            "ci_low": np.quantile(draws[name], 0.025), "ci_high": np.quantile(draws[name], 0.975),
-            "auroc_repeat_mean": per_repeat[name].mean(), "auroc_repeat_sd": per_repeat[name].std(ddof=1) if len(per_repeat[name]) > 1 else np.nan,
-            "delta_vs_clinical": np.nan, "delta_ci_low": np.nan, "delta_ci_high": np.nan, "note": "; ".join(messages),
-        }
-        if name != "clinical" and "clinical" in models:
-            delta = draws[name] - draws["clinical"]
-            row["delta_vs_clinical"] = row["auroc"] - roc_auc_score(y, averaged["clinical"])
-            row["delta_ci_low"], row["delta_ci_high"] = np.quantile(delta, [0.025, 0.975])
-        rows.append(row)
-        fpr, tpr, _ = roc_curve(y, averaged[name])
-        roc.append(pd.DataFrame({"model": name, "false_positive_rate": fpr, "true_positive_rate": tpr}))
-    final = _model(list(factors.columns), [], min(3, minority), outcome["seed"]).fit(features, y)
-    cv = np.array(cv_coefficients)
-    coefficients = pd.DataFrame({
-        "feature": list(factors.columns), "coefficient": final[-1].coef_[0], "odds_ratio": np.exp(final[-1].coef_[0]),
-        "cv_mean": cv.mean(axis=0), "cv_sd": cv.std(axis=0, ddof=1),
-    })
-    return Prediction(pd.DataFrame(rows, columns=PERFORMANCE_COLUMNS), pd.concat(roc, ignore_index=True), coefficients, messages)
-
-
-# --- patient strata -----------------------------------------------------------------------------
-
-@dataclass
-class Strata:
-    """Patients clustered on factors.
-
-    assignments: patient_id, stratum (1 = largest), silhouette (the patient's own silhouette width).
-    selection: one row per number of strata tried (n_strata, mean_silhouette, smallest_stratum,
-    eligible, chosen). warning: why there are no strata (tables then have no rows), else None.
-    """
-
-    assignments: pd.DataFrame
-    selection: pd.DataFrame
-    warning: str | None = None
-
-
-def patient_strata(factors: pd.DataFrame, max_strata: int, min_size: int, seed: int) -> Strata:
-    """k-means on the factor values (patients x factors) as MOFA gives them: a factor's spread follows
-    how much variance it explains, and standardizing would give weak factors an equal say. Among the numbers of strata 2..max_strata
-    whose every stratum holds at least `min_size` patients, the one with the highest mean silhouette
-    width is chosen (without the size floor, single outlying patients win the silhouette). Strata are
-    numbered by size, largest first, ties by first patient."""
-    from sklearn.cluster import KMeans
-    from sklearn.metrics import silhouette_samples, silhouette_score
-
-    data = factors.dropna()
-    none = Strata(pd.DataFrame(columns=["patient_id", "stratum", "silhouette"]),
-                  pd.DataFrame(columns=["n_strata", "mean_silhouette", "smallest_stratum", "eligible", "chosen"]))
-    if len(data) < 2 * min_size:
-        none.warning = (f"no patient strata: they need at least {2 * min_size} patients with factor values "
-                        f"(2 x outcome.min_stratum_size), and {len(data)} have them")
-        return none
-    x = (data - data.mean()).to_numpy()
-    tried, labels = [], {}
-    for k in range(2, min(max_strata, len(data) // min_size) + 1):
-        labels[k] = KMeans(n_clusters=k, n_init=20, random_state=seed).fit_predict(x)
-        smallest = int(np.bincount(labels[k]).min())
-        tried.append((k, silhouette_score(x, labels[k]), smallest, smallest >= min_size))
-    selection = pd.DataFrame(tried, columns=["n_strata", "mean_silhouette", "smallest_stratum", "eligible"])
-    if not selection["eligible"].any():
-        none.selection = selection.assign(chosen=False)
-        none.warning = f"no patient strata: no clustering into 2 or more strata gives every stratum {min_size} patients (outcome.min_stratum_size)"
-        return none
-    best = int(selection.loc[selection.loc[selection["eligible"], "mean_silhouette"].idxmax(), "n_strata"])
-    selection["chosen"] = selection["n_strata"] == best
-    raw = pd.Series(labels[best], index=data.index)
-    order = sorted(raw.unique(), key=lambda label: (-(raw == label).sum(), np.flatnonzero(raw.to_numpy() == label)[0]))
-    renumber = {label: i + 1 for i, label in enumerate(order)}
-    assignments = pd.DataFrame({
-        "patient_id": data.index, "stratum": raw.map(renumber).to_numpy(), "silhouette": silhouette_samples(x, labels[best]),
-    })
-    return Strata(assignments, selection)
-
-
-@dataclass
-class StrataSurvival:
-    """Kaplan-Meier curves per stratum (stratum, time, survival, ci_low, ci_high, at_risk) and the
-    multivariate log-rank test across strata (one row: statistic, df, p_value, n, n_events); both
-    without rows when fewer than two strata have survival data."""
-
-    curves: pd.DataFrame
-    test: pd.DataFrame
-
-
-def strata_survival(assignments: pd.DataFrame, clinical: pd.DataFrame, time_column: str, event_column: str) -> StrataSurvival:
-    from lifelines import KaplanMeierFitter
-    from lifelines.statistics import multivariate_logrank_test
-
-    table = assignments.merge(clinical[["patient_id", time_column, event_column]], on="patient_id", how="left")
-    table = table.dropna(subset=[time_column, event_column])
-    if table["stratum"].nunique() < 2:
-        return StrataSurvival(pd.DataFrame(columns=["stratum", "time", "survival", "ci_low", "ci_high", "at_risk"]),
-                              pd.DataFrame(columns=["test", "n_strata", "statistic", "df", "p_value", "n", "n_events", "n_missing"]))
-    curves = []
-    for stratum, group in table.groupby("stratum", sort=True):
-        fitter = KaplanMeierFitter().fit(group[time_column], group[event_column], label="survival")
-        frame = pd.concat([fitter.survival_function_, fitter.confidence_interval_], axis=1)
-        frame.columns = ["survival", "ci_low", "ci_high"]
-        frame = frame.rename_axis("time").reset_index()
-        frame["at_risk"] = fitter.event_table["at_risk"].reindex(frame["time"]).to_numpy()
-        curves.append(frame.assign(stratum=stratum))
-    curves = pd.concat(curves, ignore_index=True)[["stratum", "time", "survival", "ci_low", "ci_high", "at_risk"]]
-    result = multivariate_logrank_test(table[time_column], table["stratum"], table[event_column])
-    test = pd.DataFrame([{
-        "test": "log-rank", "n_strata": table["stratum"].nunique(), "statistic": result.test_statistic,
-        "df": result.degrees_of_freedom, "p_value": result.p_value, "n": len(table), "n_events": int(table[event_column].sum()),
-        "n_missing": len(assignments) - len(table),
-    }])
-    return StrataSurvival(curves, test)

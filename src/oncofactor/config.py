@@ -43,6 +43,16 @@ def check_config(config: dict, source: str = "config") -> dict:
     problems = []
     if not (filled["samples"] or filled["ctc"]["enumeration"] or filled["extra_views"]):
         problems.append("the config names no data: set samples, ctc.enumeration or extra_views")
+    clinical = filled["clinical"]
+    covariates = set(clinical["categorical"]) | set(clinical["numeric"])
+    for index, column in enumerate(clinical["survival_adjust_for"]):
+        if column not in covariates:
+            problems.append(
+                f"key 'clinical.survival_adjust_for[{index}]': '{column}' is not a covariate; "
+                "list it in clinical.categorical or clinical.numeric too"
+            )
+    if clinical["survival_adjust_for"] and not (clinical["survival_time"] and clinical["survival_event"]):
+        problems.append("key 'clinical.survival_adjust_for': set clinical.survival_time and clinical.survival_event, or leave it empty")
     names = [view["name"] for view in filled["extra_views"]]
     for index, name in enumerate(names):
         if name in RESERVED_VIEW_NAMES:

@@ -275,28 +275,14 @@ def summarize_factors(model: MofaModel, min_r2: float) -> FactorSummary:
     return FactorSummary(mapping, inactive)
 
 
-def stability(best: pd.DataFrame, others: list[pd.DataFrame]) -> pd.Series:
-    """For each factor of `best` (samples x factors), the mean over the other restarts of its best
-    absolute Pearson correlation with any of that restart's factors."""
-    scores = {}
-    for factor in best.columns:
-        matches = []
-        for other in others:
-            aligned = other.reindex(best.index)
-            correlations = aligned.corrwith(best[factor]).abs()
-            matches.append(correlations.max() if correlations.notna().any() else 0.0)
-        scores[factor] = float(np.mean(matches)) if matches else float("nan")
-    return pd.Series(scores)
-
-
 def strip_view(feature: str, view: str) -> str:
     prefix = view + VIEW_SEPARATOR
     return feature[len(prefix):] if feature.startswith(prefix) else feature
 
 
-def result_tables(model: MofaModel, summary: FactorSummary, stability_scores: pd.Series, settings: dict, n_restarts: int) -> dict[str, pd.DataFrame]:
-    """The Parquet tables of a MOFA run (factors, weights, variance_explained, top_features, stability),
-    with factors renamed as in `summary`."""
+def result_tables(model: MofaModel, summary: FactorSummary, settings: dict) -> dict[str, pd.DataFrame]:
+    """The Parquet tables of a MOFA run (factors, weights, variance_explained, top_features), with
+    factors renamed as in `summary`."""
     columns = list(summary.mapping.values())
     rename = {column: name for name, column in summary.mapping.items()}
     factors = model.factors[columns].rename(columns=rename)
@@ -322,16 +308,11 @@ def result_tables(model: MofaModel, summary: FactorSummary, stability_scores: pd
         frame = r2[columns].rename(columns=rename).rename_axis("view").reset_index().melt(id_vars="view", var_name="factor", value_name="r2")
         totals = model.r2_total[group].rename("r2").rename_axis("view").reset_index().assign(factor="total")
         variance.append(pd.concat([frame, totals[["view", "factor", "r2"]]], ignore_index=True).assign(group=group))
-    stable = pd.DataFrame(
-        {"factor": list(summary.mapping), "mean_best_abs_corr": [stability_scores[c] for c in columns], "n_restarts": n_restarts}
-    )
-    stable["reproducible"] = stable["mean_best_abs_corr"] >= settings["min_stability"]
     return {
         "factors": long_factors[["sample", "group", "factor", "value"]],
         "weights": pd.concat(weights, ignore_index=True),
         "variance_explained": pd.concat(variance, ignore_index=True)[["group", "view", "factor", "r2"]],
         "top_features": pd.concat(top, ignore_index=True),
-        "stability": stable,
     }
 
 

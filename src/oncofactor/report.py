@@ -139,17 +139,28 @@ def figure_top_weights(top: pd.DataFrame, per_factor: int = 8, max_factors: int 
     return figure
 
 
-def figure_stability(stability: pd.DataFrame, threshold: float):
-    """Mean best |correlation| of each factor with the other restarts."""
-    table = stability.set_index("factor").loc[_factor_order(stability["factor"])]
-    figure, axis = plt.subplots(figsize=(max(5, 0.5 * len(table) + 2), 3))
-    axis.bar(range(len(table)), table["mean_best_abs_corr"], color=np.where(table["reproducible"], "tab:green", "tab:gray"))
-    axis.axhline(threshold, color="black", linestyle="--", linewidth=0.8, label=f"threshold {threshold}")
-    axis.set_xticks(range(len(table)), table.index, rotation=45, ha="right")
-    axis.set_ylim(0, 1.02)
-    axis.set_ylabel("mean best |r| across restarts")
-    axis.set_title("Factor reproducibility across MOFA restarts")
-    axis.legend(frameon=False, loc="lower left")
+def figure_factor_support(support: pd.DataFrame, threshold: float):
+    """Each factor's stability (across restarts and across refits on resampled patients) and the
+    share of its best view it explains beside what factors of permuted data reach there."""
+    table = support.set_index("factor").loc[_factor_order(support["factor"])]
+    positions = np.arange(len(table))
+    figure, (left, right) = plt.subplots(1, 2, figsize=(max(8, 0.9 * len(table) + 4), 3.4))
+    left.bar(positions - 0.2, table["restart_stability"], 0.4, color="tab:blue", label="restarts")
+    left.bar(positions + 0.2, table["resample_stability"], 0.4, color="tab:orange", label="resampled patients")
+    left.axhline(threshold, color="black", linestyle="--", linewidth=0.8, label=f"threshold {threshold:g}")
+    left.set_ylim(0, 1.02)
+    left.set_ylabel("mean best |r|")
+    left.set_title("Stability")
+    left.legend(frameon=False, loc="lower left", fontsize=8)
+    colours = np.where(table["supported"].astype(bool), "tab:green", "tab:gray")
+    right.bar(positions - 0.2, 100 * table["r2"], 0.4, color=colours, label="factor (green: supported)")
+    right.bar(positions + 0.2, 100 * table["null_r2"], 0.4, color="white", edgecolor="black", hatch="//", label="best factor of permuted data")
+    right.set_ylabel("variance explained in its best view (%)")
+    right.set_title("Above noise")
+    right.legend(frameon=False, fontsize=8)
+    for axis in (left, right):
+        axis.set_xticks(positions, table.index, rotation=45, ha="right")
+    figure.tight_layout()
     return figure
 
 
@@ -158,6 +169,8 @@ def figure_factors_by_covariates(factors: pd.DataFrame, clinical: pd.DataFrame, 
     `factors` (patients x factors, in the order to show)."""
     if not covariates:
         return _message_figure("No categorical covariates or response configured.")
+    if factors.shape[1] == 0:
+        return _message_figure("No factor is supported by the data, so none is shown against the clinic.")
     names = list(factors.columns)[:max_factors]
     table = clinical.set_index("patient_id").reindex(factors.index)
     figure, axes = plt.subplots(len(covariates), len(names), figsize=(3 * len(names), 2.6 * len(covariates)), squeeze=False)
@@ -177,9 +190,11 @@ def figure_factors_by_covariates(factors: pd.DataFrame, clinical: pd.DataFrame, 
 
 
 def figure_associations(associations: pd.DataFrame):
-    """-log10 q-value per factor and covariate."""
+    """-log10 q-value per factor and test family (a covariate, survival, survival adjusted)."""
+    if associations.empty:
+        return _message_figure("No associations: no factor is supported by the data.")
     matrix = associations.assign(score=-np.log10(associations["q_value"].astype(float))).pivot_table(
-        index="covariate", columns="factor", values="score", aggfunc="max")
+        index="family", columns="factor", values="score", aggfunc="max")
     matrix = matrix[_factor_order(matrix.columns)]
     figure, axis = plt.subplots(figsize=(0.6 * matrix.shape[1] + 4, 0.45 * matrix.shape[0] + 1.5))
     _heatmap(axis, matrix, "Reds", "-log10 q-value", fmt="{:.1f}", vmin=0)
@@ -206,7 +221,8 @@ def figure_kaplan_meier(curves: pd.DataFrame, test: pd.DataFrame):
 
 def figure_roc(roc: pd.DataFrame, performance: pd.DataFrame):
     if roc.empty:
-        return _message_figure("No response prediction: " + "; ".join(performance["note"].dropna().unique()))
+        reason = performance["note"].dropna()
+        return _message_figure(f"No response prediction: {reason.iloc[0]}" if len(reason) else "No response prediction: no model could be fitted.")
     figure, axis = plt.subplots(figsize=(5, 5))
     for model, curve in roc.groupby("model", sort=False):
         row = performance.set_index("model").loc[model]
@@ -289,7 +305,7 @@ FIGURE_SECTIONS = {  # figure key -> report section; captions are workflow/repor
     "cell_types": "Harmonization",
     "variance_explained": "Integration",
     "top_weights": "Integration",
-    "stability": "Integration",
+    "factor_support": "Integration",
     "factors_by_covariates": "Clinical",
     "associations": "Clinical",
     "kaplan_meier": "Clinical",
@@ -302,7 +318,7 @@ def build_report(figures: dict[str, tuple[str, str]], tables: dict[str, pd.DataF
 
     figures: FIGURE_SECTIONS key -> (PNG path, caption); missing keys are left out. tables: 'coverage', 'qc', 'stability',
     'top_features', 'associations' and, when present, 'response_prediction', 'response_coefficients',
-    'strata_selection', 'strata_logrank', 'feature_set_enrichment', 'warnings' (one column 'message'), and
+    'strata_selection', 'strata_logrank', 'feature_set_enrichment', and
     'notices' (oncofactor.notices.NOTICE_COLUMNS).
     provenance: 'config' (YAML text), 'pipeline' (mapping), 'inputs' and 'packages' (DataFrames).
     """
@@ -345,28 +361,36 @@ def build_report(figures: dict[str, tuple[str, str]], tables: dict[str, pd.DataF
             median_genes=("n_genes", "median"), median_pct_mito=("pct_mito", "median")).reset_index()
         inputs.table(summary, "QC per sample (median over all cells or spots).", max_rows=500)
     add_figure("cell_types")
-    for key in ("variance_explained", "top_weights", "stability"):
+    for key in ("variance_explained", "top_weights", "factor_support"):
         add_figure(key)
-    sections["Integration"].table(tables["stability"], "Factor reproducibility across restarts.")
+    support = tables["factor_support"]
+    sections["Integration"].table(support, "Which factors the data support: stable across restarts and across refits on "
+                                  "resampled patients, and explaining more of a view than factors of permuted data.")
     sections["Integration"].table(tables["top_features"][tables["top_features"]["rank"] <= 5], "Top 5 features per factor and view.", max_rows=200)
 
     clinical = sections["Clinical"]
-    if "warnings" in tables:
-        for message in tables["warnings"]["message"]:
-            clinical.text(f"Warning: {message}")
+    supported = support.loc[support["supported"].astype(bool), "factor"].tolist()
+    clinical.text(f"Related to the clinic: the {len(supported)} factor(s) the data support ({', '.join(supported) or 'none'}). "
+                  + (f"Not supported, so not tested: {', '.join(support.loc[~support['supported'].astype(bool), 'factor'])} "
+                     "(reasons in the Integration section)." if len(supported) < len(support) else ""))
+    for notice in tables["notices"].query("step in ('response_prediction', 'patient_strata')").itertuples():
+        clinical.text(f"Warning ({notice.step}): {notice.subject} {notice.reason}")
     add_figure("factors_by_covariates")
     add_figure("associations")
     associations = tables["associations"].sort_values(["q_value", "p_value"], na_position="last")
     clinical.table(associations, "Factor - clinical associations, smallest q-value first (effect: Spearman rho, "
-                   "rank-biserial correlation, eta-squared or hazard ratio per SD, by test).", max_rows=40)
+                   "rank-biserial correlation, eta-squared or hazard ratio per SD, by test). q: Benjamini-Hochberg within "
+                   "each family (one covariate, survival, or survival adjusted) over its n_tests tests.", max_rows=40)
     add_figure("kaplan_meier")
     for key, caption in [("strata_selection", "Numbers of strata tried (chosen: highest mean silhouette among eligible)."),
                          ("strata_logrank", "Log-rank test of survival across strata.")]:
         if key in tables:
             clinical.table(tables[key], caption)
     add_figure("roc")
-    for key, caption in [("response_prediction", "Response prediction: AUROC of out-of-fold probabilities with 95% bootstrap interval."),
-                         ("response_coefficients", "Factor model coefficients (log odds per SD), all patients and across CV fits.")]:
+    for key, caption in [("response_prediction", ("Response prediction: mean AUROC of out-of-fold probabilities over repeated cross-validation, with "
+                          "a 95% interval from refitting the whole procedure on bootstrap resamples and scoring the patients each leaves out.")),
+                         ("response_coefficients", ("Coefficients of each model fitted on all patients (log odds per SD of a numeric feature; "
+                          "a category: against the others), with 95% intervals from refits on bootstrap resamples."))]:
         if key in tables:
             clinical.table(tables[key], caption)
     if "feature_set_enrichment" in tables:

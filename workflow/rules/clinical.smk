@@ -8,6 +8,7 @@ HAS_FEATURE_SETS = bool(config["feature_sets"]["gmt"])
 rule clinical_associations:
     input:
         factors="results/mofa/factors.parquet",
+        support=rules.factor_support.output.support,
         clinical="results/inputs/clinical.parquet",
     output:
         report("results/clinical/associations.parquet", caption="../report/associations_table.rst", category="Clinical"),
@@ -30,12 +31,13 @@ rule clinical_associations:
 rule response_prediction:
     input:
         factors="results/mofa/factors.parquet",
-        stability="results/mofa/stability.parquet",
+        support=rules.factor_support.output.support,
         clinical="results/inputs/clinical.parquet",
     output:
         performance=report("results/clinical/response_prediction.parquet", caption="../report/response_prediction_table.rst", category="Clinical"),
         roc="results/clinical/response_roc.parquet",
         coefficients="results/clinical/response_coefficients.parquet",
+        notices="results/clinical/response_notices.parquet",
     params:
         settings=settings("clinical", "outcome"),
     log:
@@ -55,11 +57,12 @@ rule response_prediction:
 rule patient_strata:
     input:
         factors="results/mofa/factors.parquet",
-        stability="results/mofa/stability.parquet",
+        support=rules.factor_support.output.support,
         clinical="results/inputs/clinical.parquet",
     output:
         strata=report("results/clinical/strata.parquet", caption="../report/strata_table.rst", category="Clinical"),
         selection="results/clinical/strata_selection.parquet",
+        notices="results/clinical/strata_notices.parquet",
         curves="results/clinical/kaplan_meier.parquet" if HAS_SURVIVAL else [],
         test="results/clinical/strata_logrank.parquet" if HAS_SURVIVAL else [],
     params:

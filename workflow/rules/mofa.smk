@@ -1,6 +1,9 @@
-# MOFA+ restarts as independent jobs, then the best model and its result tables.
+# MOFA+ restarts as independent jobs, then the best model and its result tables; refits on resampled
+# and on permuted patients, then which of the model's factors the data support.
 
 MOFA_SEEDS = [config["mofa"]["seed"] + i for i in range(config["mofa"]["restarts"])]
+SUBSAMPLES = expand("results/mofa/resamples/subsample_{index}.hdf5", index=range(config["mofa"]["resamples"]))
+PERMUTED = expand("results/mofa/resamples/permuted_{index}.hdf5", index=range(config["mofa"]["null_fits"]))
 
 
 rule mofa_restart:
@@ -36,7 +39,6 @@ rule mofa_model:
         weights="results/mofa/weights.parquet",
         variance=report("results/mofa/variance_explained.parquet", caption="../report/variance_explained_table.rst", category="Integration"),
         top=report("results/mofa/top_features.parquet", caption="../report/top_features_table.rst", category="Integration"),
-        stability="results/mofa/stability.parquet",
         preprocessing="results/mofa/preprocessing.parquet",
         views="results/integration/views_mofa.h5mu",
         notices="results/mofa/notices.parquet",
@@ -54,6 +56,56 @@ rule mofa_model:
         "../../envs/mofa.yaml"
     script:
         "../scripts/mofa_model.py"
+
+
+rule mofa_resample:
+    input:
+        "results/integration/views.h5mu",
+    output:
+        "results/mofa/resamples/{kind}_{index}.hdf5",
+    params:
+        settings=settings("mofa"),
+    log:
+        "logs/mofa/resample_{kind}_{index}.log",
+    benchmark:
+        "results/benchmarks/mofa_resample/{kind}_{index}.tsv"
+    wildcard_constraints:
+        kind="subsample|permuted",
+        index=r"\d+",
+    threads: 1
+    resources:
+        mem_mb=mem_mb(1500, 20),
+        runtime=runtime(60, 600),
+    conda:
+        "../../envs/mofa.yaml"
+    script:
+        "../scripts/mofa_resample.py"
+
+
+rule factor_support:
+    input:
+        factors="results/mofa/factors.parquet",
+        variance="results/mofa/variance_explained.parquet",
+        restarts=rules.mofa_model.input.restarts,
+        subsamples=SUBSAMPLES,
+        permuted=PERMUTED,
+    output:
+        support=report("results/mofa/factor_support.parquet", caption="../report/factor_support_table.rst", category="Integration"),
+        notices="results/mofa/factor_support_notices.parquet",
+    params:
+        settings=settings("mofa"),
+    log:
+        "logs/mofa/factor_support.log",
+    benchmark:
+        "results/benchmarks/factor_support.tsv"
+    threads: 1
+    resources:
+        mem_mb=mem_mb(1000, 10),
+        runtime=runtime(10, 60),
+    conda:
+        "../../envs/mofa.yaml"
+    script:
+        "../scripts/factor_support.py"
 
 
 rule mefisto_section:

@@ -29,11 +29,13 @@ rule provenance:
 
 def notice_files():
     """Every notices table this run writes (what each step left out or warns about)."""
-    files = [rules.validated_inputs.output.notices, rules.harmonization_tables.output.notices, rules.views.output.notices, rules.mofa_model.output.notices]
+    files = [rules.validated_inputs.output.notices, rules.harmonization_tables.output.notices, rules.views.output.notices, rules.mofa_model.output.notices, rules.factor_support.output.notices, rules.patient_strata.output.notices]
     if len(SCRNA_BATCHES) > 1:
         files.append(rules.batch_embedding.output.notices)
     if HAS_FEATURE_SETS:
         files.append(rules.feature_set_enrichment.output.notices)
+    if HAS_RESPONSE:
+        files.append(rules.response_prediction.output.notices)
     return files
 
 
@@ -68,7 +70,7 @@ def report_inputs(wildcards):
         "qc": "results/harmonized/qc.parquet",
         "variance": "results/mofa/variance_explained.parquet",
         "top": "results/mofa/top_features.parquet",
-        "stability": "results/mofa/stability.parquet",
+        "factor_support": rules.factor_support.output.support,
         "factors": "results/mofa/factors.parquet",
         "clinical": "results/inputs/clinical.parquet",
         "associations": "results/clinical/associations.parquet",
@@ -93,7 +95,7 @@ rule report_figures:
         cell_types=figure("cell_types", "Harmonization"),
         variance_explained=figure("variance_explained", "Integration"),
         top_weights=figure("top_weights", "Integration"),
-        stability=figure("stability", "Integration"),
+        factor_support=figure("factor_support", "Integration"),
         factors_by_covariates=figure("factors_by_covariates", "Clinical"),
         associations=figure("associations", "Clinical"),
         kaplan_meier=figure("kaplan_meier", "Clinical") if HAS_SURVIVAL else [],

@@ -1,15 +1,16 @@
-"""Every reported factor against every clinical covariate, response and survival."""
+"""Every supported factor against every clinical covariate, response and survival."""
 
 import logging
 
 import pandas as pd
 
 from oncofactor.clinical import associations, factor_matrix
+from oncofactor.factor_support import supported_factors
 from oncofactor.result_files import write_parquet
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 config = snakemake.params.settings
-factors = factor_matrix(pd.read_parquet(snakemake.input.factors))
+factors = supported_factors(factor_matrix(pd.read_parquet(snakemake.input.factors)), pd.read_parquet(snakemake.input.support))
 table = associations(factors, pd.read_parquet(snakemake.input.clinical), config)
 logging.info("%d tests of %d factors; %d with q < 0.05", len(table), factors.shape[1], int((table["q_value"] < 0.05).sum()))
 write_parquet(table, snakemake.output[0], config)

@@ -11,15 +11,10 @@ from oncofactor.report import build_report
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 captions = Path(snakemake.params.captions)
 figures = {Path(path).stem: (path, (captions / f"{Path(path).stem}.rst").read_text().strip()) for path in snakemake.input.figures}
-names = ["coverage", "qc", "stability", "associations", "strata_selection", "strata_logrank", "response_prediction",
+names = ["coverage", "qc", "factor_support", "associations", "strata_selection", "strata_logrank", "response_prediction",
          "response_coefficients", "feature_set_enrichment", "notices"]
 tables = {name: pd.read_parquet(snakemake.input[name]) for name in names if name in snakemake.input.keys()}
 tables["top_features"] = pd.read_parquet(snakemake.input.top)
-if "response_prediction" in tables:
-    notes = tables["response_prediction"]["note"].dropna().unique()
-    messages = [message for note in notes for message in note.split("; ") if message]
-    if messages:
-        tables["warnings"] = pd.DataFrame({"message": messages})
 pipeline = yaml.safe_load(Path(snakemake.input.provenance_pipeline).read_text())
 if Path(snakemake.params.run_record).exists():
     pipeline |= yaml.safe_load(Path(snakemake.params.run_record).read_text())

@@ -1,4 +1,4 @@
-"""The best MOFA+ restart by ELBO, its reproducibility across restarts, and the result tables."""
+"""The best MOFA+ restart by ELBO and its result tables."""
 
 import logging
 import shutil
@@ -12,7 +12,6 @@ from oncofactor.mofa import (
     preprocessing_table,
     read_model,
     result_tables,
-    stability,
     summarize_factors,
     trainable_factors,
     view_batches,
@@ -30,10 +29,9 @@ best = models[best_index]
 summary = summarize_factors(best, settings["min_r2"])
 if summary.inactive:
     logging.warning("inactive factors not reported (below mofa.min_r2 in every view): %s", ", ".join(summary.inactive))
-others = [m.factors for i, m in enumerate(models) if i != best_index]
-tables = result_tables(best, summary, stability(best.factors[list(summary.mapping.values())], others), settings, len(models))
+tables = result_tables(best, summary, settings)
 shutil.copyfile(snakemake.input.restarts[best_index], snakemake.output.model)
-for key, output in [("factors", "factors"), ("weights", "weights"), ("variance_explained", "variance"), ("top_features", "top"), ("stability", "stability")]:
+for key, output in [("factors", "factors"), ("weights", "weights"), ("variance_explained", "variance"), ("top_features", "top")]:
     write_parquet(tables[key], snakemake.output[output], config)
 add_to_mudata(snakemake.input.views, tables, snakemake.output.views)
 

@@ -1,20 +1,24 @@
-"""Patient strata on the reproducible factors, and survival across them."""
+"""Patient strata on the supported factors where they form clusters (else risk groups), and survival across them."""
 
 import logging
 
 import pandas as pd
 
-from oncofactor.clinical import factor_matrix, patient_strata, reproducible_factors, strata_survival
+from oncofactor.clinical import factor_matrix
+from oncofactor.factor_support import supported_factors
+from oncofactor.notices import WARNING, Notice, notices_table
+from oncofactor.strata import CLUSTERS, patient_strata, strata_survival
 from oncofactor.result_files import write_parquet
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 config = snakemake.params.settings
 outcome, columns = config["outcome"], config["clinical"]
-factors = reproducible_factors(factor_matrix(pd.read_parquet(snakemake.input.factors)), pd.read_parquet(snakemake.input.stability))
-strata = patient_strata(factors, outcome["max_strata"], outcome["min_stratum_size"], outcome["seed"])
-if strata.warning:
-    logging.warning(strata.warning)
-logging.info("%d strata on %s", strata.assignments["stratum"].nunique(), ", ".join(factors.columns))
+factors = supported_factors(factor_matrix(pd.read_parquet(snakemake.input.factors)), pd.read_parquet(snakemake.input.support))
+strata = patient_strata(factors, outcome)
+logging.info("%s", strata.message)
+clustered = not strata.assignments.empty and (strata.assignments["basis"] == CLUSTERS).all()
+notices = [] if clustered else [Notice("patient_strata", "strata", "patient strata", WARNING, strata.message)]
+write_parquet(notices_table(notices), snakemake.output.notices, config)
 write_parquet(strata.assignments, snakemake.output.strata, config)
 write_parquet(strata.selection, snakemake.output.selection, config)
 if snakemake.output.get("curves"):

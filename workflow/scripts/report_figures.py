@@ -19,7 +19,7 @@ figures = {  # drawn only for the outputs this run has (no survival or response 
     "cell_types": lambda: report.figure_cell_types(tables["qc"]),
     "variance_explained": lambda: report.figure_variance(tables["variance"]),
     "top_weights": lambda: report.figure_top_weights(tables["top"]),
-    "stability": lambda: report.figure_stability(tables["stability"], config["mofa"]["min_stability"]),
+    "factor_support": lambda: report.figure_factor_support(tables["factor_support"], config["mofa"]["min_stability"]),
     "factors_by_covariates": lambda: report.figure_factors_by_covariates(
         factor_matrix(tables["factors"], by_association), tables["clinical"], ([columns["response"]] if columns["response"] else []) + columns["categorical"]),
     "associations": lambda: report.figure_associations(tables["associations"]),

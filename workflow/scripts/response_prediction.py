@@ -1,20 +1,24 @@
-"""Cross-validated response prediction from the reproducible factors, clinical covariates, and both."""
+"""Cross-validated response prediction from the supported factors, clinical covariates, and both."""
 
 import logging
 
 import pandas as pd
 
-from oncofactor.clinical import factor_matrix, predict_response, reproducible_factors
+from oncofactor.clinical import factor_matrix
+from oncofactor.factor_support import supported_factors
+from oncofactor.notices import notices_table
+from oncofactor.response_model import predict_response
 from oncofactor.result_files import write_parquet
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 config = snakemake.params.settings
-factors = reproducible_factors(factor_matrix(pd.read_parquet(snakemake.input.factors)), pd.read_parquet(snakemake.input.stability))
+factors = supported_factors(factor_matrix(pd.read_parquet(snakemake.input.factors)), pd.read_parquet(snakemake.input.support))
 prediction = predict_response(factors, pd.read_parquet(snakemake.input.clinical), config)
-for message in prediction.warnings:
-    logging.warning(message)
+for notice in prediction.notices:
+    logging.warning("%s", notice)
 for row in prediction.performance.itertuples():
     logging.info("%s: AUROC %.3f (95%% CI %.3f-%.3f)", row.model, row.auroc, row.ci_low, row.ci_high)
 write_parquet(prediction.performance, snakemake.output.performance, config)
 write_parquet(prediction.roc, snakemake.output.roc, config)
 write_parquet(prediction.coefficients, snakemake.output.coefficients, config)
+write_parquet(notices_table(prediction.notices), snakemake.output.notices, config)

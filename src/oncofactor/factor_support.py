@@ -1,0 +1,138 @@
+"""Which MOFA factors the data support: stable when the patients are resampled, and explaining more
+of a view than factors fitted to the same data with its patient structure destroyed.
+
+Restarts on the same patients only show that the optimizer finds the same optimum; a factor fitted
+to noise in those patients reappears in every restart. Two checks a referee would ask for:
+
+- resampling: MOFA is refitted on random subsets of the patients (`resample_patients`); a factor
+  of the reported model is matched, by its scores on the shared patients, to its best counterpart
+  in each refit. A factor that is a property of the cohort, not of these patients, comes back.
+- null: MOFA is refitted on the views with each feature's values permuted across the patients that
+  have it (`permute_patients`), which keeps every feature's distribution and each view's missing
+  pattern but no structure across features. The largest share of a view's variance any factor
+  explains there is what noise alone reaches; a supported factor must explain more in some view.
+
+Both refits use the settings of the reported model (`mofa.train`), so a result is comparable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+
+from oncofactor.mofa import MofaData, MofaModel
+
+SUPPORT_COLUMNS = [
+    "factor", "restart_stability", "n_restarts", "resample_stability", "n_resamples", "best_view", "r2",
+    "null_r2", "n_null_fits", "stable_restarts", "stable_resamples", "above_noise", "supported", "reason",
+]
+
+
+def resample_patients(data: MofaData, fraction: float, seed: int) -> MofaData:
+    """The views over a random `fraction` of the patients, drawn without replacement (a subsample,
+    not a bootstrap: MOFA would take a repeated patient for two)."""
+    rng = np.random.default_rng(seed)
+    n = len(data.samples)
+    keep = np.sort(rng.choice(n, size=max(3, round(fraction * n)), replace=False))
+    return replace(
+        data,
+        views={name: matrix[keep] for name, matrix in data.views.items()},
+        samples=[data.samples[i] for i in keep],
+        groups=[data.groups[i] for i in keep],
+    )
+
+
+def permute_patients(data: MofaData, seed: int) -> MofaData:
+    """The views with each feature's observed values shuffled across the patients that have a value;
+    missing entries stay where they are."""
+    rng = np.random.default_rng(seed)
+    views = {}
+    for name, matrix in data.views.items():
+        permuted = matrix.copy()
+        for column in range(matrix.shape[1]):
+            observed = np.flatnonzero(~np.isnan(matrix[:, column]))
+            permuted[observed, column] = matrix[rng.permutation(observed), column]
+        views[name] = permuted
+    return replace(data, views=views)
+
+
+def best_matches(reference: pd.DataFrame, fits: list[pd.DataFrame]) -> pd.Series:
+    """For each factor of `reference` (patients x factors), the mean over `fits` of its largest
+    absolute Pearson correlation with any factor of that fit, over the patients both have (0 for a
+    fit that shares fewer than three patients with it or has no factor)."""
+    scores = {}
+    for factor in reference.columns:
+        matches = []
+        for fit in fits:
+            shared = reference.index.intersection(fit.index)
+            if len(shared) < 3 or fit.shape[1] == 0:
+                matches.append(0.0)
+                continue
+            correlations = fit.loc[shared].corrwith(reference.loc[shared, factor]).abs()
+            matches.append(float(correlations.max()) if correlations.notna().any() else 0.0)
+        scores[factor] = float(np.mean(matches)) if matches else float("nan")
+    return pd.Series(scores, dtype=float)
+
+
+def view_r2(model: MofaModel) -> pd.DataFrame:
+    """Variance explained per view (rows) and factor (columns), fraction 0-1, averaged over groups."""
+    return sum(model.r2.values()) / len(model.r2)
+
+
+def noise_r2(null_fits: list[MofaModel]) -> pd.Series:
+    """Per view, the largest fraction of variance any single factor explains in any null fit."""
+    per_fit = [view_r2(model).max(axis=1) for model in null_fits]
+    return pd.concat(per_fit, axis=1).max(axis=1)
+
+
+def factor_support(
+    factors: pd.DataFrame, r2: pd.DataFrame, restarts: list[pd.DataFrame], resamples: list[pd.DataFrame],
+    null_fits: list[MofaModel], min_stability: float,
+) -> pd.DataFrame:
+    """The support table of the reported factors (SUPPORT_COLUMNS, one row per factor).
+
+    factors: patients x reported factors (Factor1..K); r2: views x reported factors (fraction);
+    restarts: the other restarts' factors (patients x factors); resamples: the factors of refits on
+    resampled patients; null_fits: models refitted to permuted views. A factor is supported when its
+    mean best |r| across restarts and across resamples both reach `min_stability` and it explains
+    more of some view than any factor of the null fits (stable_restarts, stable_resamples,
+    above_noise); `reason` says why the first check it fails fails.
+    """
+    restart_stability = best_matches(factors, restarts) if restarts else pd.Series(np.nan, index=factors.columns)
+    resample_stability = best_matches(factors, resamples)
+    noise = noise_r2(null_fits).reindex(r2.index)
+    margin = r2.sub(noise, axis=0)
+    rows = []
+    for factor in factors.columns:
+        view = margin[factor].idxmax()
+        checks = {
+            "stable_restarts": not restarts or restart_stability[factor] >= min_stability,
+            "stable_resamples": resample_stability[factor] >= min_stability,
+            "above_noise": margin.loc[view, factor] > 0,
+        }
+        failed = [check for check, passed in checks.items() if not passed]
+        rows.append({
+            "factor": factor, "restart_stability": restart_stability[factor], "n_restarts": len(restarts) + 1,
+            "resample_stability": resample_stability[factor], "n_resamples": len(resamples), "best_view": view,
+            "r2": r2.loc[view, factor], "null_r2": noise[view], "n_null_fits": len(null_fits), **checks,
+            "supported": not failed,
+            "reason": _reason(failed[0], restart_stability[factor], resample_stability[factor], min_stability, r2[factor], noise) if failed else "",
+        })
+    return pd.DataFrame(rows, columns=SUPPORT_COLUMNS)
+
+
+def _reason(check: str, restart: float, resample: float, threshold: float, r2: pd.Series, noise: pd.Series) -> str:
+    if check == "stable_restarts":
+        return f"differs between restarts (mean best |r| {restart:.2f} < {threshold:g})"
+    if check == "stable_resamples":
+        return f"not found again when the patients are resampled (mean best |r| {resample:.2f} < {threshold:g})"
+    view = r2.idxmax()
+    return f"explains no more than noise: {r2[view]:.1%} of {view}, where a factor of permuted data reaches {noise[view]:.1%}"
+
+
+def supported_factors(factors: pd.DataFrame, support: pd.DataFrame) -> pd.DataFrame:
+    """The columns of `factors` (patients x factors) that the support table marks as supported."""
+    keep = [factor for factor in support.loc[support["supported"].astype(bool), "factor"] if factor in factors.columns]
+    return factors[keep]

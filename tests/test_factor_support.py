@@ -1,0 +1,122 @@
+"""Factor support: refits on resampled and on permuted patients, and which factors pass."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import synthetic_views
+
+from oncofactor.config import check_config
+from oncofactor.factor_support import (
+    SUPPORT_COLUMNS,
+    best_matches,
+    factor_support,
+    permute_patients,
+    resample_patients,
+    supported_factors,
+    view_r2,
+)
+from oncofactor.mofa import (
+    MofaData,
+    prepare_views,
+    read_model,
+    summarize_factors,
+    train,
+)
+
+# Three true factors; training asks for six, so three or more are fitted to noise.
+SETTINGS = check_config({"samples": "s.tsv", "clinical": {"path": "c.tsv"}, "mofa": {"factors": 6}})["mofa"]
+
+
+def small_data() -> MofaData:
+    values = np.arange(24, dtype=float).reshape(6, 4)
+    values[1, 2] = values[4, 0] = np.nan
+    return MofaData({"v": values}, {"v": list("abcd")}, {"v": "gaussian"}, [f"P{i}" for i in range(6)], ["all"] * 6)
+
+
+def test_permuting_keeps_each_features_values_and_missing_entries():
+    data = small_data()
+    permuted = permute_patients(data, seed=(1, 1, 0))
+    before, after = data.views["v"], permuted.views["v"]
+    assert np.array_equal(np.isnan(before), np.isnan(after))
+    for column in range(before.shape[1]):
+        assert sorted(before[~np.isnan(before[:, column]), column]) == sorted(after[~np.isnan(after[:, column]), column])
+    assert not np.array_equal(np.nan_to_num(before), np.nan_to_num(after))
+    assert permuted.samples == data.samples and np.isnan(before[1, 2]), "the input is left as it was"
+
+
+def test_resampling_draws_distinct_patients_in_order():
+    data = small_data()
+    subset = resample_patients(data, 0.5, seed=(1, 0, 3))
+    assert len(subset.samples) == 3 and len(set(subset.samples)) == 3
+    assert subset.samples == sorted(subset.samples)
+    rows = [data.samples.index(s) for s in subset.samples]
+    np.testing.assert_array_equal(subset.views["v"], data.views["v"][rows])
+    assert resample_patients(data, 0.5, seed=(1, 0, 3)).samples == subset.samples
+
+
+def test_best_matches_on_shared_patients():
+    patients = [f"P{i}" for i in range(6)]
+    reference = pd.DataFrame({"F1": [1.0, 2, 3, 4, 5, 6], "F2": [1.0, -1, 1, -1, 1, -1]}, index=patients)
+    flipped = pd.DataFrame({"x": -reference["F1"], "y": [0.0, 0, 0, 1, 1, 1]}, index=patients).iloc[::-1]
+    unrelated = pd.DataFrame({"x": [1.0, 2, 3]}, index=["Q1", "Q2", "P0"])  # one shared patient
+    scores = best_matches(reference, [flipped, unrelated])
+    assert scores["F1"] == pytest.approx((1.0 + 0.0) / 2)
+    expected = abs(np.corrcoef(reference["F2"], [0, 0, 0, 1, 1, 1])[0, 1])
+    assert scores["F2"] == pytest.approx((expected + 0.0) / 2)
+
+
+@pytest.fixture(scope="module")
+def fits(tmp_path_factory):
+    mdata, truth = synthetic_views(n_patients=30, seed=2, sizes=(1000, 600, 40))
+    data = prepare_views(mdata, SETTINGS)
+    folder = tmp_path_factory.mktemp("support")
+
+    def fit(name, refit_data, seed):
+        path = str(folder / f"{name}.hdf5")
+        train(refit_data, SETTINGS, seed, path)
+        return read_model(path)
+
+    restarts = [fit(f"restart_{seed}", data, seed) for seed in (1, 2, 3)]
+    subsamples = [fit(f"subsample_{i}", resample_patients(data, 0.8, (1, 0, i)), 1 + i) for i in range(4)]
+    permuted = [fit(f"permuted_{i}", permute_patients(data, (1, 1, i)), 1 + i) for i in range(3)]
+    return truth.pivot(index="patient_id", columns="factor", values="value"), restarts, subsamples, permuted
+
+
+def reported(model):
+    summary = summarize_factors(model, SETTINGS["min_r2"])
+    columns = list(summary.mapping.values())
+    factors = model.factors[columns].set_axis(list(summary.mapping), axis=1)
+    r2 = view_r2(model)[columns].set_axis(list(summary.mapping), axis=1)
+    return factors, r2
+
+
+def test_true_factors_are_supported_and_noise_factors_are_not(fits):
+    truth, restarts, subsamples, permuted = fits
+    factors, r2 = reported(restarts[0])
+    support = factor_support(factors, r2, [m.factors for m in restarts[1:]], [m.factors for m in subsamples], permuted, 0.7)
+    assert list(support.columns) == SUPPORT_COLUMNS and list(support["factor"]) == list(factors.columns)
+    matched = factors.apply(lambda f: truth.loc[factors.index].corrwith(f).abs().max())
+    true = matched[matched >= 0.8].index
+    assert len(true) == 3, "MOFA finds the three true factors"
+    assert len(factors.columns) > 3, "and fits others to noise"
+    rows = support.set_index("factor")
+    assert rows.loc[true, "supported"].all()
+    assert not rows.loc[factors.columns.difference(true), "supported"].any()
+    assert (rows.loc[~rows["supported"], "reason"] != "").all() and (rows.loc[rows["supported"], "reason"] == "").all()
+    assert (support[["n_restarts", "n_resamples", "n_null_fits"]].iloc[0] == [3, 4, 3]).all()
+    assert list(supported_factors(factors, support).columns) == list(true)
+
+
+def test_the_null_fits_set_the_bar_in_each_view(fits):
+    _, restarts, _, permuted = fits
+    factors, r2 = reported(restarts[0])
+    support = factor_support(factors, r2, [], [factors], permuted, 0.7).set_index("factor")
+    noise = pd.concat([view_r2(model).max(axis=1) for model in permuted], axis=1).max(axis=1)
+    assert support["null_r2"].tolist() == pytest.approx(noise[support["best_view"]].tolist())
+    assert (support["above_noise"] == (support["r2"] > support["null_r2"])).all()
+    weak = support[~support["above_noise"]]
+    assert len(weak) >= 1 and weak["reason"].str.startswith("explains no more than noise").all()
+    # Against itself every factor is stable: only the null can fail it here.
+    assert support["stable_resamples"].all() and support["stable_restarts"].all()

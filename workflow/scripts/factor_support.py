@@ -1,0 +1,37 @@
+"""Which reported factors the data support (oncofactor.factor_support), with a notice for each that
+is not: it is listed, never related to the clinic."""
+
+import logging
+
+import pandas as pd
+
+from oncofactor.clinical import factor_matrix
+from oncofactor.factor_support import factor_support
+from oncofactor.mofa import read_model
+from oncofactor.notices import LEFT_OUT, WARNING, Notice, notices_table
+from oncofactor.result_files import write_parquet
+
+logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+config = snakemake.params.settings
+factors = factor_matrix(pd.read_parquet(snakemake.input.factors))
+variance = pd.read_parquet(snakemake.input.variance).query("factor != 'total'")
+r2 = variance.groupby(["view", "factor"])["r2"].mean().unstack("factor")[factors.columns]
+restarts = [read_model(path) for path in snakemake.input.restarts]
+best = max(range(len(restarts)), key=lambda i: restarts[i].elbo)  # the reported one, as mofa_model chose it
+others = [model.factors for i, model in enumerate(restarts) if i != best]
+resamples = [read_model(path).factors for path in snakemake.input.subsamples]
+null_fits = [read_model(path) for path in snakemake.input.permuted]
+support = factor_support(factors, r2, others, resamples, null_fits, config["mofa"]["min_stability"])
+notices = [
+    Notice("factor_support", "factor", row.factor, LEFT_OUT, f"not supported by the data, so not related to the clinic: {row.reason}")
+    for row in support.itertuples() if not row.supported
+]
+if support["supported"].any():
+    logging.info("supported: %s", ", ".join(support.loc[support["supported"], "factor"]))
+else:
+    notices.append(Notice("factor_support", "factors", "MOFA", WARNING, "no factor is supported by the data: nothing is related to the clinic",
+                          "more patients, or views measured in more of them, give MOFA more to find"))
+for notice in notices:
+    logging.warning("%s", notice)
+write_parquet(support, snakemake.output.support, config)
+write_parquet(notices_table(notices), snakemake.output.notices, config)
