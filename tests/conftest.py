@@ -108,6 +108,20 @@ def trained_cll(shared_data: Path, outfile: Path, **clinical):
     return config, model, summarize_factors(model, config["mofa"]["min_r2"])
 
 
+def run_readme_command(workdir: Path) -> str:
+    """Run the README's command (`snakemake --workflow-profile ... --configfile config.yaml`) in
+    `workdir`; assert it succeeds and return its console output."""
+    import subprocess
+
+    command = [
+        str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"),
+        "--workflow-profile", str(REPO / "workflow/profiles/default"), "--configfile", "config.yaml",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=workdir)
+    assert result.returncode == 0, result.stderr[-5000:]
+    return result.stdout + result.stderr
+
+
 @pytest.fixture
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():

@@ -3,13 +3,10 @@ the report, with the README's run command: what it keeps, what it leaves out, an
 
 from __future__ import annotations
 
-import subprocess
-
 import pandas as pd
 import pytest
 import yaml
-
-from conftest import BIN, REPO
+from conftest import REPO, run_readme_command
 
 pytestmark = [pytest.mark.shared_data, pytest.mark.workflow]
 COHORT = REPO / "tests" / "real_cohort"
@@ -27,13 +24,7 @@ def real_run(tmp_path_factory):
     config["samples"] = str(REPO / config["samples"])
     config["clinical"]["path"] = str(REPO / config["clinical"]["path"])
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
-    command = [
-        str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"),
-        "--workflow-profile", str(REPO / "workflow/profiles/default"), "--configfile", "config.yaml",
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=workdir)
-    assert result.returncode == 0, result.stderr[-5000:]
-    return workdir, result.stdout + result.stderr
+    return workdir, run_readme_command(workdir)
 
 
 LEFT_OUT = {

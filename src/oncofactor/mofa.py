@@ -84,6 +84,20 @@ def prepare_views(mdata, settings: dict) -> MofaData:
     return MofaData(views, features, likelihoods, samples, groups)
 
 
+def training_data(views_path: str, settings: dict) -> MofaData:
+    """The views of `views_path` (results/integration/views.h5mu) as every training run takes them:
+    checked and laid out (`prepare_views`), with each view's sample batches regressed out when
+    settings['regress_batches'] (settings: the config's `mofa` section)."""
+    import mudata
+
+    mudata.set_options(pull_on_update=False)
+    mdata = mudata.read_h5mu(views_path)
+    data = prepare_views(mdata, settings)
+    if settings["regress_batches"]:
+        regress_batches(data, view_batches(mdata, data.views))
+    return data
+
+
 def trainable_factors(data: MofaData, requested: int) -> tuple[int, str]:
     """How many factors the views allow: mofapy2 starts from a PCA of the patients, which has fewer
     components than patients, so at most patients - 1 (and no more than the features). Returns the

@@ -3,19 +3,14 @@ feature's values permuted across patients (see oncofactor.factor_support)."""
 
 import logging
 
-import mudata
 from threadpoolctl import threadpool_limits
 
 from oncofactor.factor_support import permute_patients, resample_patients
-from oncofactor.mofa import prepare_views, regress_batches, train, view_batches
+from oncofactor.mofa import train, training_data
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 settings = snakemake.params.settings["mofa"]
-mudata.set_options(pull_on_update=False)
-mdata = mudata.read_h5mu(snakemake.input[0])
-data = prepare_views(mdata, settings)
-if settings["regress_batches"]:
-    regress_batches(data, view_batches(mdata, data.views))
+data = training_data(snakemake.input[0], settings)
 kind, index = snakemake.wildcards.kind, int(snakemake.wildcards.index)
 # Each refit draws from its own stream: (seed, kind, index) never collides with another refit's.
 stream = (settings["seed"], ["subsample", "permuted"].index(kind), index)
