@@ -15,6 +15,7 @@ from oncofactor.factor_support import (
     permute_patients,
     resample_patients,
     supported_factors,
+    technical_covariates,
     view_r2,
 )
 from oncofactor.mofa import (
@@ -95,7 +96,8 @@ def reported(model):
 def test_true_factors_are_supported_and_noise_factors_are_not(fits):
     truth, restarts, subsamples, permuted = fits
     factors, r2 = reported(restarts[0])
-    support = factor_support(factors, r2, [m.factors for m in restarts[1:]], [m.factors for m in subsamples], permuted, 0.7)
+    support = factor_support(factors, r2, [m.factors for m in restarts[1:]], [m.factors for m in subsamples], permuted, 0.7,
+                             pd.DataFrame(index=factors.index), 0.7)
     assert list(support.columns) == SUPPORT_COLUMNS and list(support["factor"]) == list(factors.columns)
     matched = factors.apply(lambda f: truth.loc[factors.index].corrwith(f).abs().max())
     true = matched[matched >= 0.8].index
@@ -112,7 +114,7 @@ def test_true_factors_are_supported_and_noise_factors_are_not(fits):
 def test_the_null_fits_set_the_bar_in_each_view(fits):
     _, restarts, _, permuted = fits
     factors, r2 = reported(restarts[0])
-    support = factor_support(factors, r2, [], [factors], permuted, 0.7).set_index("factor")
+    support = factor_support(factors, r2, [], [factors], permuted, 0.7, pd.DataFrame(index=factors.index), 0.7).set_index("factor")
     noise = pd.concat([view_r2(model).max(axis=1) for model in permuted], axis=1).max(axis=1)
     assert support["null_r2"].tolist() == pytest.approx(noise[support["best_view"]].tolist())
     assert (support["above_noise"] == (support["r2"] > support["null_r2"])).all()
@@ -120,3 +122,34 @@ def test_the_null_fits_set_the_bar_in_each_view(fits):
     assert len(weak) >= 1 and weak["reason"].str.startswith("explains no more than noise").all()
     # Against itself every factor is stable: only the null can fail it here.
     assert support["stable_resamples"].all() and support["stable_restarts"].all()
+
+
+def test_a_factor_following_depth_is_an_artefact(fits):
+    """However stable, a factor whose scores track the samples' depth is not supported; one that
+    depth follows only loosely is."""
+    _, restarts, subsamples, permuted = fits
+    factors, r2 = reported(restarts[0])
+    rng = np.random.default_rng(8)
+    technical = pd.DataFrame({
+        "scrna median counts per cell": 3.4 + 0.1 * factors["Factor1"] / factors["Factor1"].std() + rng.normal(0, 0.02, len(factors)),
+        "scrna cells passing QC": 2.5 + rng.normal(0, 0.1, len(factors)),
+    }, index=factors.index)
+    support = factor_support(factors, r2, [m.factors for m in restarts[1:]], [m.factors for m in subsamples], permuted, 0.7,
+                             technical, 0.7).set_index("factor")
+    assert support.loc["Factor1", "technical_covariate"] == "scrna median counts per cell" and support.loc["Factor1", "technical_r"] > 0.9
+    assert not support.loc["Factor1", "supported"] and support.loc["Factor1", "reason"].startswith("follows scrna median counts per cell")
+    others = support.drop(index="Factor1")
+    assert (others["technical_r"].abs() < 0.7).all() and others["not_technical"].all()
+
+
+def test_technical_covariates_per_patient():
+    qc = pd.DataFrame({
+        "sample_id": ["s1", "s1", "s1", "s2", "s3", "s3"], "modality": ["scrna"] * 4 + ["spatial"] * 2,
+        "n_counts": [100, 1000, 10000, 500, 20, 30], "passed_qc": [True, True, False, True, True, True],
+    })
+    samples = pd.DataFrame({"sample_id": ["s1", "s2", "s3"], "patient_id": ["P1", "P1", "P2"]})
+    table = technical_covariates(qc, samples)
+    assert table.loc["P1", "scrna cells passing QC"] == pytest.approx(np.log10(3))
+    assert table.loc["P1", "scrna median counts per cell"] == pytest.approx(np.log10(500))
+    assert table.loc["P2", "spatial median counts per cell"] == pytest.approx(np.log10(25))
+    assert np.isnan(table.loc["P2", "scrna cells passing QC"])

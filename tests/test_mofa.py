@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from dataclasses import replace
 
 import mudata
 import numpy as np
@@ -136,17 +137,40 @@ def test_nan_elbo_is_an_error(trained, tmp_path):
 def test_batch_regression_removes_a_batch_shift():
     mdata, _ = synthetic_views(n_patients=40, missing=0)
     data = prepare_views(mdata, SETTINGS)
-    batch = pd.Series(np.where(np.arange(40) % 2 == 0, "run1", "run2"), index=data.samples)
-    data.views["a"][batch.to_numpy() == "run2"] += 5.0
-    regress_batches(data, {"a": batch})
-    means = pd.DataFrame(data.views["a"]).groupby(batch.to_numpy()).mean()
+    labels = np.where(np.arange(40) % 2 == 0, "run1", "run2")
+    shares = pd.get_dummies(pd.Series(labels, index=data.samples)).astype(float)
+    data.views["a"][labels == "run2"] += 5.0
+    regress_batches(data, {"a": shares})
+    means = pd.DataFrame(data.views["a"]).groupby(labels).mean()
     assert np.allclose(means.loc["run1"], means.loc["run2"])
     # The batch a view is corrected for follows the modality the view records, whatever its name.
     mdata.mod["a"].uns["modality"], mdata.mod["b"].uns["modality"] = "spatial", "extra"
     views = mudata.MuData({"rna:T_cell": mdata.mod["a"], "mutations": mdata.mod["b"]})
-    views.obs["batch_scrna"], views.obs["batch_spatial"] = "x", "y"
+    views.obsm["batch_scrna"] = pd.DataFrame({"x": 1.0}, index=views.obs_names)
+    views.obsm["batch_spatial"] = pd.DataFrame({"y": 1.0}, index=views.obs_names)
     assert list(view_batches(views, views.mod)) == ["rna:T_cell"]
-    assert set(view_batches(views, views.mod)["rna:T_cell"]) == {"y"}
+    assert list(view_batches(views, views.mod)["rna:T_cell"].columns) == ["y"]
+
+
+def test_a_patient_in_two_batches_is_corrected_by_its_mix():
+    """A patient whose samples lie half in each batch carries half of each shift: it loses that,
+    not the mean of a batch label of its own."""
+    rng = np.random.default_rng(5)
+    mdata, _ = synthetic_views(n_patients=41, missing=0)
+    data = prepare_views(mdata, SETTINGS)
+    run2 = np.r_[np.zeros(20), np.ones(20), 0.5]
+    shares = pd.DataFrame({"run1": 1 - run2, "run2": run2}, index=data.samples)
+    clean = data.views["a"].copy()
+    shifted = replace(data, views={"a": clean + run2[:, None] * rng.normal(0, 3, clean.shape[1])})
+    regress_batches(shifted, {"a": shares})
+    regress_batches(data, {"a": shares})
+    def centred(matrix):  # any correction leaves one constant per feature open
+        return matrix - matrix.mean(axis=0)
+
+    assert np.allclose(centred(shifted.views["a"]), centred(data.views["a"])), "a shift by the batch shares is removed whole"
+    # The mixed patient keeps its own values (less the fitted offsets), where a batch of its own
+    # would have set it to the overall mean.
+    assert not np.allclose(data.views["a"][-1], clean.mean(axis=0), atol=0.5)
 
 
 def test_score_recovery_command(tmp_path):

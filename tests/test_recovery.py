@@ -17,7 +17,7 @@ def recovery_of(cohort, tmp_path, restarts: int) -> pd.Series:
     config, *_, mdata = views_in_process(cohort)
     settings = config["mofa"]
     data = prepare_views(mdata, settings)
-    if settings["regress_batches"]:
+    if settings["batch_correction"] == "regress":
         regress_batches(data, view_batches(mdata, data.views))
     models = []
     with threadpool_limits(limits=1):

@@ -79,7 +79,7 @@ def test_example_cohort_finds_the_factors_that_drive_outcome(example_run):
     enrichment = pd.read_parquet(example_run / "results/clinical/feature_set_enrichment.parquet")
     for programme, true_factor in [("immune_activation_programme", "Factor1"), ("stromal_activation_programme", "Factor3")]:
         top = enrichment[enrichment["feature_set"] == programme].sort_values("q_value").iloc[0]
-        assert matches.get(top["factor"]) == true_factor and top["q_value"] < 1e-3, top
+        assert matches.get(top["factor"]) == true_factor and top["q_value"] < 0.05, top
 
 
 @pytest.mark.workflow

@@ -6,12 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+from conftest import views_in_process
 from scipy.stats import spearmanr
 
-from conftest import views_in_process
 from oncofactor.config import check_config
 from oncofactor.ctc_burden import ctc_per_standard_volume, ctc_view
 from oncofactor.pseudobulk import count_views, sample_pseudobulk
+from oncofactor.spatial_pattern import section_pattern
 from oncofactor.views import VIEW_COLUMNS, build_views, coverage, views_long
 
 
@@ -19,7 +20,8 @@ from oncofactor.views import VIEW_COLUMNS, build_views, coverage, views_long
 def built(truth_cohort):
     # A few patients have CTC single-cell data, each with a handful of CTCs.
     config, inputs, harmonized, pseudobulks, mdata = views_in_process(truth_cohort, {"min_ctcs": 1, "min_patients": 2})
-    return {"config": config, "samples": inputs.samples, "harmonized": harmonized, "pseudobulks": pseudobulks, "ctc": inputs.ctc, "mdata": mdata}
+    return {"config": config, "samples": inputs.samples, "clinical": inputs.clinical, "harmonized": harmonized, "pseudobulks": pseudobulks,
+            "ctc": inputs.ctc, "mdata": mdata}
 
 
 def truth(cohort) -> pd.DataFrame:
@@ -59,6 +61,8 @@ def test_views_hold_one_view_per_cell_type_and_every_modality(built):
     assert {"response", "os_months", "death", "age", "group", "batch_scrna", "batch_spatial"} <= set(mdata.obs.columns)
     scrna = built["samples"].query("modality == 'scrna'").set_index("patient_id")["batch"]
     assert (mdata.obs.loc[scrna.index, "batch_scrna"] == scrna).all()
+    shares = mdata.obsm["batch_scrna"].loc[scrna.index]
+    assert (shares.idxmax(axis=1) == scrna).all() and np.allclose(shares.sum(axis=1), 1.0)
     assert mdata.mod["mutations"].uns["likelihood"] == "bernoulli"
     scrna_patients = set(built["samples"].query("modality == 'scrna'")["patient_id"])
     assert set(mdata.mod["rna:tumour_epithelial"].obs_names) <= scrna_patients
@@ -279,3 +283,21 @@ def test_library_sizes_across_gene_panels():
     without_counts[0] = 0.0
     without_counts[0, 5:] = np.nan
     assert np.isnan(effective_library_sizes(without_counts)[0]) and effective_library_sizes(without_counts)[1] == 10
+
+
+def test_batches_as_mofa_groups(built):
+    """mofa.batch_correction: groups makes each patient's batches its MOFA group; a patient whose
+    samples span two batches (here one patient's section moved to a batch of its own) is in a group
+    of both."""
+    samples = built["samples"].copy()
+    spatial = samples.index[samples["modality"] == "spatial"]
+    first = samples.loc[spatial[0], "patient_id"]
+    samples.loc[spatial[0], "batch"] = "run9"
+    config = {**built["config"], "mofa": {**built["config"]["mofa"], "batch_correction": "groups"}}
+    patterns = pd.concat([section_pattern(a) for a in built["harmonized"].values()])
+    mdata, *_ = build_views(built["pseudobulks"], patterns, built["ctc"], built["clinical"], samples, config)
+    batches = samples.dropna(subset=["batch"]).groupby("patient_id")["batch"].agg(set)
+    assert mdata.obs.loc[first, "group"] == "+".join(sorted(batches[first])) and "run9" in mdata.obs.loc[first, "group"]
+    single = batches[batches.map(len) == 1].index.intersection(mdata.obs_names)
+    assert len(single) > 3 and all(mdata.obs.loc[p, "group"] == next(iter(batches[p])) for p in single)
+    assert mdata.obsm["batch_spatial"].loc[first, "run9"] == 1.0

@@ -53,6 +53,11 @@ def check_config(config: dict, source: str = "config") -> dict:
             )
     if clinical["survival_adjust_for"] and not (clinical["survival_time"] and clinical["survival_event"]):
         problems.append("key 'clinical.survival_adjust_for': set clinical.survival_time and clinical.survival_event, or leave it empty")
+    if filled["mofa"]["batch_correction"] == "groups" and filled["views"]["group_column"]:
+        problems.append(
+            "key 'mofa.batch_correction': 'groups' makes the batches MOFA's groups, but views.group_column "
+            f"('{filled['views']['group_column']}') already sets them; choose one"
+        )
     names = [view["name"] for view in filled["extra_views"]]
     for index, name in enumerate(names):
         if name in RESERVED_VIEW_NAMES:

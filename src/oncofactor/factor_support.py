@@ -12,7 +12,9 @@ to noise in those patients reappears in every restart. Two checks a referee woul
   pattern but no structure across features. The largest share of a view's variance any factor
   explains there is what noise alone reaches; a supported factor must explain more in some view.
 
-Both refits use the settings of the reported model (`mofa.train`), so a result is comparable.
+Both refits use the settings of the reported model (`mofa.train`), so a result is comparable. A
+third check keeps out the lab: a factor whose scores follow the cells captured or the sequencing depth
+of the patients' samples (`technical_covariates`) is an artefact, however stable.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from oncofactor.mofa import MofaData, MofaModel
 
 SUPPORT_COLUMNS = [
     "factor", "restart_stability", "n_restarts", "resample_stability", "n_resamples", "best_view", "r2",
-    "null_r2", "n_null_fits", "stable_restarts", "stable_resamples", "above_noise", "supported", "reason",
+    "null_r2", "n_null_fits", "technical_covariate", "technical_r", "stable_restarts", "stable_resamples", "above_noise",
+    "not_technical", "supported", "reason",
 ]
 
 
@@ -87,23 +90,61 @@ def noise_r2(null_fits: list[MofaModel]) -> pd.Series:
     return pd.concat(per_fit, axis=1).max(axis=1)
 
 
+def technical_covariates(qc: pd.DataFrame, samples: pd.DataFrame) -> pd.DataFrame:
+    """Per patient, what the lab decided rather than the tumour: for each sample modality the cells
+    passing QC (summed over the patient's samples) and their median counts per cell, both log10.
+
+    qc: results/harmonized/qc.parquet (sample_id, modality, n_counts, passed_qc per cell); samples:
+    the validated sample sheet (sample_id, patient_id). Returns patients x covariates.
+    """
+    kept = qc.loc[qc["passed_qc"].astype(bool), ["sample_id", "modality", "n_counts"]].merge(samples[["sample_id", "patient_id"]], on="sample_id")
+    columns = {}
+    for modality, cells in kept.groupby("modality"):
+        by_patient = cells.groupby("patient_id")["n_counts"]
+        columns[f"{modality} cells passing QC"] = np.log10(by_patient.size())
+        columns[f"{modality} median counts per cell"] = np.log10(by_patient.median().clip(lower=1))
+    return pd.DataFrame(columns)
+
+
+def technical_correlation(factors: pd.DataFrame, technical: pd.DataFrame) -> pd.DataFrame:
+    """Per factor, the technical covariate its scores follow most (largest |Spearman r| over the
+    patients having both, at least 5) and that r. factors: patients x factors; technical:
+    `technical_covariates`."""
+    rows = []
+    for factor in factors.columns:
+        best, best_r = "", 0.0
+        for covariate in technical.columns:
+            both = pd.concat([factors[factor], technical[covariate]], axis=1, join="inner").dropna()
+            if len(both) < 5 or both.iloc[:, 1].nunique() < 2:
+                continue
+            r = both.iloc[:, 0].corr(both.iloc[:, 1], method="spearman")
+            if np.isfinite(r) and abs(r) > abs(best_r):
+                best, best_r = covariate, float(r)
+        rows.append((factor, best, best_r))
+    return pd.DataFrame(rows, columns=["factor", "technical_covariate", "technical_r"]).set_index("factor")
+
+
 def factor_support(
     factors: pd.DataFrame, r2: pd.DataFrame, restarts: list[pd.DataFrame], resamples: list[pd.DataFrame],
-    null_fits: list[MofaModel], min_stability: float,
+    null_fits: list[MofaModel], min_stability: float, technical: pd.DataFrame, max_technical_correlation: float,
 ) -> pd.DataFrame:
     """The support table of the reported factors (SUPPORT_COLUMNS, one row per factor).
 
     factors: patients x reported factors (Factor1..K); r2: views x reported factors (fraction);
     restarts: the other restarts' factors (patients x factors); resamples: the factors of refits on
-    resampled patients; null_fits: models refitted to permuted views. A factor is supported when its
-    mean best |r| across restarts and across resamples both reach `min_stability` and it explains
-    more of some view than any factor of the null fits (stable_restarts, stable_resamples,
-    above_noise); `reason` says why the first check it fails fails.
+    resampled patients; null_fits: models refitted to permuted views; technical: patients x technical
+    covariates (`technical_covariates`; may have no columns). A factor is supported when its mean
+    best |r| across restarts and across resamples both reach `min_stability`, it explains more of
+    some view than any factor of the null fits, and its scores do not follow a technical covariate
+    (|Spearman r| below `max_technical_correlation`: a factor that tracks sequencing depth or cells
+    captured is an artefact of the lab, however stable) (stable_restarts, stable_resamples,
+    above_noise, not_technical); `reason` says why the first check it fails fails.
     """
     restart_stability = best_matches(factors, restarts) if restarts else pd.Series(np.nan, index=factors.columns)
     resample_stability = best_matches(factors, resamples)
     noise = noise_r2(null_fits).reindex(r2.index)
     margin = r2.sub(noise, axis=0)
+    artefacts = technical_correlation(factors, technical)
     rows = []
     for factor in factors.columns:
         view = margin[factor].idxmax()
@@ -111,19 +152,26 @@ def factor_support(
             "stable_restarts": not restarts or restart_stability[factor] >= min_stability,
             "stable_resamples": resample_stability[factor] >= min_stability,
             "above_noise": margin.loc[view, factor] > 0,
+            "not_technical": abs(artefacts.loc[factor, "technical_r"]) < max_technical_correlation,
         }
         failed = [check for check, passed in checks.items() if not passed]
         rows.append({
             "factor": factor, "restart_stability": restart_stability[factor], "n_restarts": len(restarts) + 1,
             "resample_stability": resample_stability[factor], "n_resamples": len(resamples), "best_view": view,
-            "r2": r2.loc[view, factor], "null_r2": noise[view], "n_null_fits": len(null_fits), **checks,
-            "supported": not failed,
-            "reason": _reason(failed[0], restart_stability[factor], resample_stability[factor], min_stability, r2[factor], noise) if failed else "",
+            "r2": r2.loc[view, factor], "null_r2": noise[view], "n_null_fits": len(null_fits),
+            "technical_covariate": artefacts.loc[factor, "technical_covariate"], "technical_r": artefacts.loc[factor, "technical_r"],
+            **checks, "supported": not failed,
+            "reason": _reason(failed[0], restart_stability[factor], resample_stability[factor], min_stability, r2[factor], noise,
+                              artefacts.loc[factor], max_technical_correlation) if failed else "",
         })
     return pd.DataFrame(rows, columns=SUPPORT_COLUMNS)
 
 
-def _reason(check: str, restart: float, resample: float, threshold: float, r2: pd.Series, noise: pd.Series) -> str:
+def _reason(check: str, restart: float, resample: float, threshold: float, r2: pd.Series, noise: pd.Series,
+            artefact: pd.Series, max_technical: float) -> str:
+    if check == "not_technical":
+        return (f"follows {artefact['technical_covariate']} (Spearman r = {artefact['technical_r']:.2f}, |r| >= "
+                f"mofa.max_technical_correlation = {max_technical:g}): a depth or cell-count artefact")
     if check == "stable_restarts":
         return f"differs between restarts (mean best |r| {restart:.2f} < {threshold:g})"
     if check == "stable_resamples":

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import h5py
 import numpy as np
@@ -87,13 +87,14 @@ def prepare_views(mdata, settings: dict) -> MofaData:
 def training_data(views_path: str, settings: dict) -> MofaData:
     """The views of `views_path` (results/integration/views.h5mu) as every training run takes them:
     checked and laid out (`prepare_views`), with each view's sample batches regressed out when
-    settings['regress_batches'] (settings: the config's `mofa` section)."""
+    settings['batch_correction'] is 'regress' (settings: the config's `mofa` section; with 'groups'
+    the batches are MOFA's groups, set by `build_views`)."""
     import mudata
 
     mudata.set_options(pull_on_update=False)
     mdata = mudata.read_h5mu(views_path)
     data = prepare_views(mdata, settings)
-    if settings["regress_batches"]:
+    if settings["batch_correction"] == "regress":
         regress_batches(data, view_batches(mdata, data.views))
     return data
 
@@ -220,47 +221,53 @@ def read_model(path: str) -> MofaModel:
     return MofaModel(factors, pd.Series(labels, index=factors.index), weights, r2, r2_total, elbo)
 
 
-def batch_offsets(data: MofaData, batches: dict[str, pd.Series]) -> list[tuple[str, int, str, np.ndarray, float]]:
-    """Per view, feature (column index) and batch: the patients of that batch (a boolean mask over
-    data.samples) and how far their mean lies from the feature's mean over all observed patients.
+def batch_offsets(data: MofaData, batches: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Per view, how far each batch moves each feature: batches x features, NaN where a feature's
+    observed patients do not span two batches.
 
-    batches: view name -> batch label per patient (index = patient). Features whose observed patients
-    share one batch get no offset.
+    batches: view name -> patients x batches, the share of the patient's samples of the view's
+    modality in each batch (rows sum to 1; NaN for a patient whose batch is unknown). A patient with
+    samples in two batches is a mix of both, not a batch of its own: the offsets are the
+    least-squares fit of each feature on the shares, relative to the feature's mean over its observed
+    patients (for one batch per patient: batch mean minus overall mean).
     """
-    offsets = []
-    for name, labels in batches.items():
+    result = {}
+    for name, shares in batches.items():
         matrix = data.views[name]
-        labels = labels.reindex(data.samples).to_numpy(dtype=object)
-        for column in range(matrix.shape[1]):
-            values = matrix[:, column]
-            observed = ~np.isnan(values) & pd.notna(labels)
-            if len(set(labels[observed])) < 2:
+        design = shares.reindex(data.samples).to_numpy(dtype=float)
+        known = ~np.isnan(design).any(axis=1)
+        offsets = np.full((design.shape[1], matrix.shape[1]), np.nan)
+        observed = ~np.isnan(matrix) & known[:, None]
+        patterns, columns_of = np.unique(observed, axis=1, return_inverse=True)
+        for index, pattern in enumerate(patterns.T):  # features measured in the same patients share one fit
+            columns = np.flatnonzero(columns_of.ravel() == index)
+            present = design[pattern].sum(axis=0) > 0
+            if present.sum() < 2:
                 continue
-            overall = values[observed].mean()
-            for batch in sorted(set(labels[observed])):
-                in_batch = observed & (labels == batch)
-                offsets.append((name, column, str(batch), in_batch, float(values[in_batch].mean() - overall)))
-    return offsets
+            values = matrix[np.ix_(pattern, columns)]
+            fitted, *_ = np.linalg.lstsq(design[np.ix_(pattern, present)], values, rcond=None)
+            offsets[np.ix_(present, columns)] = fitted - values.mean(axis=0)
+        result[name] = pd.DataFrame(offsets, index=shares.columns.astype(str), columns=data.features[name])
+    return result
 
 
-def regress_batches(data: MofaData, batches: dict[str, pd.Series]) -> MofaData:
-    """Remove each view's technical batch (a patient-level label) from its features, in place.
-
-    Each feature loses its batch offset (see `batch_offsets`): it becomes its residual from the
-    per-batch mean plus its overall mean. MOFA has no covariates, so a batch left in the views would
-    come out as a factor of its own.
-    """
-    for name, column, _, in_batch, offset in batch_offsets(data, batches):
-        data.views[name][in_batch, column] -= offset
+def regress_batches(data: MofaData, batches: dict[str, pd.DataFrame]) -> MofaData:
+    """Remove each view's technical batches from its features, in place: each patient loses its
+    batch shares times the batch offsets (`batch_offsets`). MOFA has no covariates, so a batch left
+    in the views would come out as a factor of its own."""
+    for name, offsets in batch_offsets(data, batches).items():
+        shares = batches[name].reindex(data.samples).to_numpy(dtype=float)
+        data.views[name] -= np.nan_to_num(shares) @ np.nan_to_num(offsets.to_numpy())
     return data
 
 
-def view_batches(mdata, views) -> dict[str, pd.Series]:
-    """The batch label each of `views` (names) should be corrected for: the batch of the patient's
-    samples of the modality the view was built from (uns['modality']: obs batch_scrna, batch_spatial
-    or batch_ctc_scrna); views of patient-level tables have none."""
-    columns = {name: f"batch_{mdata.mod[name].uns.get('modality')}" for name in views}
-    return {name: mdata.obs[column] for name, column in columns.items() if column in mdata.obs}
+def view_batches(mdata, views) -> dict[str, pd.DataFrame]:
+    """The batches each of `views` (names) should be corrected for: the shares of the patient's
+    samples of the modality the view was built from in each batch (uns['modality']: obsm
+    batch_scrna, batch_spatial or batch_ctc_scrna, written by `build_views`); views of
+    patient-level tables have none."""
+    keys = {name: f"batch_{mdata.mod[name].uns.get('modality')}" for name in views}
+    return {name: pd.DataFrame(mdata.obsm[key]) for name, key in keys.items() if key in mdata.obsm}
 
 
 @dataclass
@@ -349,7 +356,7 @@ def add_to_mudata(views_path: str, tables: dict[str, pd.DataFrame], out_path: st
     mdata.write(out_path)
 
 
-def preprocessing_table(data: MofaData, batches: dict[str, pd.Series], scale_views: bool) -> pd.DataFrame:
+def preprocessing_table(data: MofaData, batches: dict[str, pd.DataFrame], scale_views: bool) -> pd.DataFrame:
     """What training did to each feature before MOFA saw it, so new patients can be treated the same.
 
     Rows (view, feature, quantity, level, value): `batch_offset` per batch (what `regress_batches`
@@ -358,10 +365,12 @@ def preprocessing_table(data: MofaData, batches: dict[str, pd.Series], scale_vie
     Call with `data` before `regress_batches`.
     """
     corrected = {name: matrix.copy() for name, matrix in data.views.items()}
-    rows = []
-    for name, column, batch, in_batch, offset in batch_offsets(data, batches):
-        rows.append((name, data.features[name][column], "batch_offset", batch, offset))
-        corrected[name][in_batch, column] -= offset
+    regress_batches(replace(data, views=corrected), batches)
+    rows = [
+        (name, feature, "batch_offset", batch, float(offset))
+        for name, offsets in batch_offsets(data, batches).items()
+        for (batch, feature), offset in offsets.stack(future_stack=True).dropna().items()
+    ]
     groups = np.array(data.groups)
     for name, matrix in corrected.items():
         if data.likelihoods[name] != "gaussian":
@@ -379,7 +388,7 @@ def preprocessing_table(data: MofaData, batches: dict[str, pd.Series], scale_vie
 
 
 def project(views: dict[str, pd.DataFrame], weights: pd.DataFrame, preprocessing: pd.DataFrame,
-            batches: dict[str, pd.Series] | None = None, group: str | None = None) -> pd.DataFrame:
+            batches: dict[str, pd.DataFrame] | None = None, group: str | None = None) -> pd.DataFrame:
     """Factor scores of new patients from a trained model's weights (as MOFAcell's project_data).
 
     views: view name -> patients x features (feature names without the view prefix), built by the same
@@ -404,9 +413,8 @@ def project(views: dict[str, pd.DataFrame], weights: pd.DataFrame, preprocessing
         values = table[features].astype(float)
         offsets = known[known["quantity"] == "batch_offset"].pivot(index="level", columns="feature", values="value")
         if name in batches and not offsets.empty:
-            patient_batches = batches[name].reindex(values.index)
-            shift = offsets.reindex(index=patient_batches.to_numpy(), columns=features).fillna(0.0).to_numpy()
-            values = values - shift
+            shares = batches[name].reindex(index=values.index, columns=offsets.index).fillna(0.0).to_numpy()
+            values = values - shares @ offsets.reindex(columns=features).fillna(0.0).to_numpy()
         values = (values - center.reindex(features)) / scale.reindex(features)
         blocks_y.append(values)
         blocks_w.append(w.loc[features])

@@ -53,8 +53,10 @@ def build_views(
     config: dict,
 ):
     """All patient-level views as one MuData: patients as observations (the union over views, a
-    patient missing from a view is missing there), clinical covariates, `group`, and per modality the
-    technical batches of the patient's samples (`batch_scrna`, ...) in obs.
+    patient missing from a view is missing there), clinical covariates, `group` (`patient_groups`),
+    and per modality the technical batches of the patient's samples with a profile: their labels in
+    obs (`batch_scrna`, ...; comma-separated when a patient's samples span batches) and the share of
+    the patient's samples in each batch in obsm (same keys; patients x batches).
 
     pseudobulks: each sample's `sample_pseudobulk`, over its own genes. Each view's uns['likelihood']
     says how MOFA should model it (gaussian unless an extra view says otherwise) and uns['modality']
@@ -94,17 +96,36 @@ def build_views(
     covariates = clinical.set_index("patient_id").reindex(mdata.obs_names)
     for column in covariates.columns:
         mdata.obs[column] = covariates[column].to_numpy()
-    for modality, group in samples.dropna(subset=["batch"]).groupby("modality"):
-        batches = group.groupby("patient_id")["batch"].agg(lambda b: ",".join(sorted(set(b))))
-        mdata.obs[f"batch_{modality}"] = batches.reindex(mdata.obs_names).to_numpy()
-    group_column = settings["group_column"]
-    mdata.obs["group"] = covariates[group_column].astype(str).to_numpy() if group_column else "all"
+    profiled = {str(s) for p in pseudobulks for s in p.obs["sample_id"]}
+    used = samples[samples["sample_id"].isin(profiled) | ~samples["modality"].isin(SAMPLE_MODALITIES)].dropna(subset=["batch"])
+    for modality, group in used.groupby("modality"):
+        labels = group.groupby("patient_id")["batch"].agg(lambda b: ",".join(sorted(set(b))))
+        mdata.obs[f"batch_{modality}"] = labels.reindex(mdata.obs_names).to_numpy()
+        mdata.obsm[f"batch_{modality}"] = pd.crosstab(group["patient_id"], group["batch"], normalize="index").reindex(mdata.obs_names)
+    mdata.obs["group"] = patient_groups(mdata.obs, covariates, config)
     for column in mdata.obs.columns[mdata.obs.dtypes == object]:  # as mudata would on writing, without its log lines
         mdata.obs[column] = mdata.obs[column].astype("category")
     return mdata, view_genes, notices
 
 
 MODALITY_ORDER = ("scrna", "spatial", "ctc_scrna", "ctc_enumeration", "extra")
+
+
+def patient_groups(obs: pd.DataFrame, covariates: pd.DataFrame, config: dict) -> np.ndarray:
+    """MOFA's group of each patient: the clinical column views.group_column when set; with
+    mofa.batch_correction 'groups', the batches of the patient's samples ('run1', or 'run1+run2' for a
+    patient whose samples span two; 'no batch' for a patient with patient-level tables only); else
+    one group, 'all'."""
+    group_column = config["views"]["group_column"]
+    if group_column:
+        return covariates[group_column].astype(str).to_numpy()
+    if config["mofa"]["batch_correction"] != "groups":
+        return np.full(len(obs), "all", dtype=object)
+    columns = [f"batch_{m}" for m in SAMPLE_MODALITIES if f"batch_{m}" in obs.columns]
+    labels = obs[columns].astype(object).apply(
+        lambda row: "+".join(sorted({b for value in row.dropna() for b in str(value).split(",")})) or "no batch", axis=1
+    )
+    return labels.to_numpy(dtype=object)
 
 
 def views_long(mdata) -> pd.DataFrame:

@@ -83,13 +83,16 @@ rule patient_strata:
 
 rule feature_set_enrichment:
     input:
+        factors="results/mofa/factors.parquet",
         weights="results/mofa/weights.parquet",
+        support=rules.factor_support.output.support,
+        views="results/integration/views.h5mu",
         gmt=config["feature_sets"]["gmt"],
     output:
         table=report("results/clinical/feature_set_enrichment.parquet", caption="../report/feature_set_enrichment_table.rst", category="Clinical"),
         notices="results/clinical/feature_set_notices.parquet",
     params:
-        settings=settings("feature_sets"),
+        settings=settings("feature_sets", "mofa"),
     log:
         "logs/clinical/feature_set_enrichment.log",
     benchmark:
@@ -99,13 +102,36 @@ rule feature_set_enrichment:
         mem_mb=mem_mb(1000, 5),
         runtime=runtime(10, 60),
     conda:
-        "../../envs/clinical.yaml"
+        "../../envs/mofa.yaml"
     script:
         "../scripts/feature_set_enrichment.py"
 
 
+rule batch_confounding:
+    input:
+        samples="results/inputs/samples.parquet",
+        clinical="results/inputs/clinical.parquet",
+    output:
+        table=report("results/clinical/batch_confounding.parquet", caption="../report/batch_confounding_table.rst", category="Clinical"),
+        notices="results/clinical/batch_confounding_notices.parquet",
+    params:
+        settings=settings("clinical", "batch"),
+    log:
+        "logs/clinical/batch_confounding.log",
+    benchmark:
+        "results/benchmarks/batch_confounding.tsv"
+    threads: 1
+    resources:
+        mem_mb=mem_mb(1000, 5),
+        runtime=runtime(10, 60),
+    conda:
+        "../../envs/clinical.yaml"
+    script:
+        "../scripts/batch_confounding.py"
+
+
 def clinical_outputs():
-    outputs = rules.clinical_associations.output + rules.patient_strata.output
+    outputs = rules.clinical_associations.output + rules.patient_strata.output + rules.batch_confounding.output
     if HAS_RESPONSE:
         outputs += rules.response_prediction.output
     if HAS_FEATURE_SETS:

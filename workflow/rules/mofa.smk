@@ -89,6 +89,8 @@ rule factor_support:
         restarts=rules.mofa_model.input.restarts,
         subsamples=SUBSAMPLES,
         permuted=PERMUTED,
+        qc="results/harmonized/qc.parquet",
+        samples="results/inputs/samples.parquet",
     output:
         support=report("results/mofa/factor_support.parquet", caption="../report/factor_support_table.rst", category="Integration"),
         notices="results/mofa/factor_support_notices.parquet",

@@ -29,7 +29,8 @@ rule provenance:
 
 def notice_files():
     """Every notices table this run writes (what each step left out or warns about)."""
-    files = [rules.validated_inputs.output.notices, rules.harmonization_tables.output.notices, rules.views.output.notices, rules.mofa_model.output.notices, rules.factor_support.output.notices, rules.patient_strata.output.notices]
+    files = [rules.validated_inputs.output.notices, rules.harmonization_tables.output.notices, rules.views.output.notices, rules.mofa_model.output.notices, rules.factor_support.output.notices, rules.patient_strata.output.notices,
+             rules.batch_confounding.output.notices]
     if len(SCRNA_BATCHES) > 1:
         files.append(rules.batch_embedding.output.notices)
     if HAS_FEATURE_SETS:

@@ -41,7 +41,8 @@ rule views:
         genes="results/integration/view_genes.parquet",
         notices="results/integration/notices.parquet",
     params:
-        settings=settings("views", "ctc", "extra_views"),
+        # Only the key the views use, so that other MOFA options do not rerun them.
+        settings=settings("views", "ctc", "extra_views") | {"mofa": {"batch_correction": config["mofa"]["batch_correction"]}},
     log:
         "logs/integration/views.log",
     benchmark:

@@ -6,7 +6,7 @@ import logging
 import pandas as pd
 
 from oncofactor.clinical import factor_matrix
-from oncofactor.factor_support import factor_support
+from oncofactor.factor_support import factor_support, technical_covariates
 from oncofactor.mofa import read_model
 from oncofactor.notices import LEFT_OUT, WARNING, Notice, notices_table
 from oncofactor.result_files import write_parquet
@@ -21,7 +21,11 @@ best = max(range(len(restarts)), key=lambda i: restarts[i].elbo)  # the reported
 others = [model.factors for i, model in enumerate(restarts) if i != best]
 resamples = [read_model(path).factors for path in snakemake.input.subsamples]
 null_fits = [read_model(path) for path in snakemake.input.permuted]
-support = factor_support(factors, r2, others, resamples, null_fits, config["mofa"]["min_stability"])
+technical = technical_covariates(
+    pd.read_parquet(snakemake.input.qc, columns=["sample_id", "modality", "n_counts", "passed_qc"]), pd.read_parquet(snakemake.input.samples)
+)
+support = factor_support(factors, r2, others, resamples, null_fits, config["mofa"]["min_stability"], technical,
+                         config["mofa"]["max_technical_correlation"])
 notices = [
     Notice("factor_support", "factor", row.factor, LEFT_OUT, f"not supported by the data, so not related to the clinic: {row.reason}")
     for row in support.itertuples() if not row.supported

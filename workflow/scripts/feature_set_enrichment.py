@@ -1,10 +1,14 @@
-"""Enrichment of the configured gene sets in each factor's weights, and the sets no view could test."""
+"""Enrichment of the configured gene sets in the weights of each supported factor, corrected for
+inter-gene correlation, and the sets no view could test."""
 
 import logging
 
 import pandas as pd
 
-from oncofactor.genesets import enrichment, read_gmt, untested_sets
+from oncofactor.clinical import factor_matrix
+from oncofactor.factor_support import supported_factors
+from oncofactor.genesets import enrichment, model_residuals, read_gmt, untested_sets
+from oncofactor.mofa import training_data
 from oncofactor.notices import notices_table
 from oncofactor.result_files import write_parquet
 
@@ -12,10 +16,14 @@ logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asc
 config = snakemake.params.settings
 settings = config["feature_sets"]
 gene_sets = {path: read_gmt(path)[0] for path in settings["gmt"]}  # validated before the run started
-table = enrichment(pd.read_parquet(snakemake.input.weights), gene_sets, settings["min_size"], settings["max_size"])
-logging.info("%d tests; %d with q < 0.05", len(table), int((table["q_value"] < 0.05).sum()))
+factors = factor_matrix(pd.read_parquet(snakemake.input.factors))
+weights = pd.read_parquet(snakemake.input.weights)
+residuals = model_residuals(training_data(snakemake.input.views, config["mofa"]), factors, weights, config["mofa"]["scale_views"])
+supported = supported_factors(factors, pd.read_parquet(snakemake.input.support)).columns
+table = enrichment(weights[weights["factor"].isin(supported)], gene_sets, residuals, settings["min_size"], settings["max_size"])
+logging.info("%d tests over the %d supported factors; %d with q < 0.05", len(table), len(supported), int((table["q_value"] < 0.05).sum()))
 write_parquet(table, snakemake.output.table, config)
-notices = untested_sets(gene_sets, table, settings["min_size"], settings["max_size"])
+notices = untested_sets(gene_sets, table, settings["min_size"], settings["max_size"]) if len(supported) else []
 for notice in notices:
     logging.warning("%s", notice)
 write_parquet(notices_table(notices), snakemake.output.notices, config)

@@ -39,7 +39,7 @@ add_to_mudata(snakemake.input.views, tables, snakemake.output.views)
 mudata.set_options(pull_on_update=False)
 views = mudata.read_h5mu(snakemake.input.views)
 data = prepare_views(views, settings)
-batches = view_batches(views, data.views) if settings["regress_batches"] else {}
+batches = view_batches(views, data.views) if settings["batch_correction"] == "regress" else {}
 write_parquet(preprocessing_table(data, batches, settings["scale_views"]), snakemake.output.preprocessing, config)
 
 notices = []
