@@ -80,6 +80,17 @@ def test_validate_bad_config(tmp_path):
     assert "key '(top level)': 'clinical' is a required property" in result.stderr
 
 
+def test_simulate_a_hard_cohort(tmp_path):
+    result = run("simulate", "--biology", "hard", "--patients", 5, "--cells-per-sample", 30, "--spots-per-section", 30, "--genes", 200,
+                 "--out", "cohort", cwd=tmp_path)
+    assert result.returncode == 2 and "genes must be at least 212" in result.stderr, "the hard biology names more genes"
+    result = run("simulate", "--biology", "hard", "--patients", 5, "--cells-per-sample", 30, "--spots-per-section", 30, "--genes", 300,
+                 "--out", "cohort", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "--biology hard" in (tmp_path / "cohort/config.yaml").read_text()
+    assert (run("validate", "--config", "cohort/config.yaml", cwd=tmp_path)).returncode == 0
+
+
 def test_simulate_refuses_bad_arguments(tmp_path):
     result = run("simulate", "--patients", 1, "--out", tmp_path / "x")
     assert result.returncode == 2

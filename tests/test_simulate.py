@@ -13,7 +13,7 @@ import scanpy as sc
 from scipy.stats import spearmanr
 
 from conftest import SMALL, TRUTH
-from oncofactor.simulate import CELL_TYPES, FACTORS, MITOCHONDRIAL, SimulationParams, simulate_cohort
+from oncofactor.simulate import CELL_TYPES, EXAMPLE_BIOLOGY, MITOCHONDRIAL, SimulationParams, simulate_cohort
 from oncofactor.validation import validate_inputs
 from oncofactor.config import load_config
 
@@ -110,9 +110,9 @@ def test_patients_miss_whole_modalities(truth_cohort):
 def test_truth_tables(truth_cohort):
     factors = pd.read_parquet(truth_cohort / "truth" / "factors.parquet")
     assert list(factors.columns) == ["patient_id", "factor", "value", "name"]
-    assert len(factors) == TRUTH.patients * len(FACTORS)
+    assert len(factors) == TRUTH.patients * len(EXAMPLE_BIOLOGY.factors)
     effects = pd.read_parquet(truth_cohort / "truth" / "effects.parquet")
-    assert set(effects["factor"]) == set(FACTORS)
+    assert set(effects["factor"]) == set(EXAMPLE_BIOLOGY.factors)
     assert {"expression", "proportion", "spatial_domain", "ctc_burden", "ctc_expression", "response", "survival", "mutation"} == set(effects["target"])
     genes = sc.read_10x_h5(truth_cohort / sheet(truth_cohort).query("modality == 'scrna'")["path"].iloc[0]).var_names
     expression = effects[effects["target"] == "expression"]
@@ -197,3 +197,50 @@ def test_refuses_to_write_into_a_folder_with_files(tmp_path):
 def test_rejects_sizes_it_cannot_simulate(field, value):
     with pytest.raises(ValueError, match=field):
         SimulationParams(**{field: value})
+
+
+@pytest.fixture(scope="module")
+def hard_cohort(tmp_path_factory):
+    params = SimulationParams(patients=40, seed=21, cells_per_sample=60, spots_per_section=80, genes=400, quirks=(), biology="hard")
+    return simulate_cohort(params, tmp_path_factory.mktemp("hard") / "cohort")
+
+
+def programme_score(adata, genes) -> float:
+    """Mean log1p CPM of `genes` over a sample's cells or spots."""
+    counts = adata.X.toarray()
+    cpm = np.log1p(counts / counts.sum(axis=1, keepdims=True) * 1e6)
+    return float(cpm[:, adata.var_names.get_indexer(genes)].mean())
+
+
+def test_hard_biology_has_factors_of_one_modality(hard_cohort):
+    """Factor4 (interferon response) moves scRNA only, Factor5 (hypoxia) Visium sections only."""
+    factors = patient_factors(hard_cohort)
+    assert list(factors.columns) == ["Factor1", "Factor2", "Factor3", "Factor4", "Factor5"]
+    effects = pd.read_parquet(hard_cohort / "truth" / "effects.parquet")
+    targets = effects.groupby("factor")["target"].agg(set)
+    assert "scrna_expression" in targets["Factor4"] and "spatial_expression" in targets["Factor5"]
+    genes = {f: effects.loc[(effects["factor"] == f) & effects["target"].str.endswith("expression") & (effects["effect"] > 0), "feature"].unique()[:12]
+             for f in ("Factor4", "Factor5")}
+    rows = sheet(hard_cohort)
+    r = {}
+    for modality, reader in [("scrna", sc.read_10x_h5), ("spatial", lambda p: sc.read_10x_h5(p / "filtered_feature_bc_matrix.h5"))]:
+        part = rows[rows["modality"] == modality]
+        data = {row.patient_id: reader(hard_cohort / row.path) for row in part.itertuples()}
+        for factor in ("Factor4", "Factor5"):
+            scores = pd.Series({p: programme_score(a, genes[factor]) for p, a in data.items()})
+            r[modality, factor] = spearmanr(scores, factors.loc[scores.index, factor])[0]
+    assert r["scrna", "Factor4"] > 0.5 and abs(r["spatial", "Factor4"]) < 0.4, r
+    assert r["spatial", "Factor5"] > 0.5 and abs(r["scrna", "Factor5"]) < 0.4, r
+
+
+def test_hard_biology_is_harder(hard_cohort):
+    """Visium library sizes spread as in a real CytAssist section (CV 1.7), and scRNA batches
+    follow Factor1 in part."""
+    rows = sheet(hard_cohort)
+    section = rows[rows["modality"] == "spatial"].iloc[0]
+    spots = sc.read_10x_h5(hard_cohort / section.path / "filtered_feature_bc_matrix.h5")
+    library = np.asarray(spots.X.sum(axis=1)).ravel()
+    assert 1.0 < library.std() / library.mean() < 2.6
+    scrna = rows[rows["modality"] == "scrna"].set_index("patient_id")["batch"]
+    factor1 = patient_factors(hard_cohort).loc[scrna.index, "Factor1"]
+    assert factor1[scrna == "run2"].mean() - factor1[scrna == "run1"].mean() > 0.3

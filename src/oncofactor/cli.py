@@ -37,6 +37,7 @@ def _run_simulate(args: argparse.Namespace) -> int:
             spots_per_section=args.spots_per_section,
             genes=args.genes,
             quirks=args.quirks,
+            biology=args.biology,
         )
         out = simulate_cohort(params, args.out)
     except (ValueError, FileExistsError) as error:
@@ -163,7 +164,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=1000,
         help=f"genes measured (at least {minimum_genes()}: markers, mitochondrial, housekeeping and program genes)",
     )
-    from oncofactor.simulate import EXAMPLE_QUIRKS, QUIRKS
+    from oncofactor.simulate import BIOLOGIES, EXAMPLE_QUIRKS, QUIRKS
+
+    simulate.add_argument(
+        "--biology", choices=list(BIOLOGIES), default="example",
+        help="the true factors: example (three, strong) or hard (five, two of one modality each, weaker effects, "
+        "more noise, batches partly following Factor1; for testing the statistics)",
+    )
 
     simulate.add_argument(
         "--quirks",

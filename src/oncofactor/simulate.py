@@ -1,6 +1,7 @@
 """A simulated cancer cohort in real file formats, generated from known patient-level factors.
 
-Three latent factors per patient (standard normal) act across modalities:
+Three latent factors per patient (standard normal) act across modalities (the example biology;
+the hard one, HARD_BIOLOGY, adds two factors of one modality each and weakens every effect):
 
 - Factor1, immune activation: more T, NK and B cells and fewer tumour cells, an activation program
   in T, NK and myeloid cells, more immune domain in spatial sections; better response and survival.
@@ -49,26 +50,102 @@ MITOCHONDRIAL = [
     "MT-ND3", "MT-ND4L", "MT-ND4", "MT-ND5", "MT-ND6", "MT-CYB",
 ]
 HOUSEKEEPING = ["ACTB", "GAPDH", "B2M", "MALAT1", "RPLP0", "RPL13", "RPS18", "EEF1A1", "TPT1", "FTL", "PTPRC"]
-FACTORS = ("Factor1", "Factor2", "Factor3")
-FACTOR_NAMES = {"Factor1": "immune_activation", "Factor2": "tumour_aggressiveness", "Factor3": "stromal_activation"}
-PROGRAM_GENES = {
-    "Factor1": ["IFNG", "GZMB", "GZMK", "PRF1", "CXCL13", "PDCD1", "HAVCR2", "LAG3", "CTLA4", "TOX", "CXCL9", "CXCL10"],
-    "Factor2": ["MKI67", "TOP2A", "VIM", "ZEB1", "SNAI2", "TWIST1", "CDH2", "FN1", "MMP9", "SPARC", "CCNB1", "BIRC5"],
-    "Factor3": ["POSTN", "FAP", "ACTA2", "COL11A1", "TAGLN", "MMP11", "INHBA", "CTHRC1", "COL10A1", "SFRP4", "THBS2", "SPP1"],
-}
-PROGRAM_CELL_TYPES = {
-    "Factor1": ("T_cell", "NK_cell", "myeloid"),
-    "Factor2": ("tumour_epithelial",),
-    "Factor3": ("fibroblast", "myeloid"),
-}
+@dataclass(frozen=True)
+class Biology:
+    """The true factors of a simulated cohort and everything they move, with the noise around them.
+
+    programme_genes: named genes per factor (PROGRAM_EXTRA_GENES synthetic ones are added to each);
+    programme_modalities: where a factor's programme acts (scrna, spatial, ctc), every modality when
+    a factor is not listed; effects are log-fold changes, log odds or log hazards per factor SD.
+    patient_noise: SD of each patient's own log expression per cell type and gene, unshared.
+    programme_weights: range of the programme genes' |log-fold change| per SD. batch_follows:
+    log odds per SD of Factor1 that a patient's scRNA library is in run2 (0: batches independent of
+    the biology). visium_dispersion and visium_library_sd: negative-binomial dispersion and SD of
+    log library size of Visium spots.
+    """
+
+    factors: tuple[str, ...]
+    names: dict[str, str]
+    programme_genes: dict[str, list[str]]
+    programme_cell_types: dict[str, tuple[str, ...]]
+    programme_modalities: dict[str, tuple[str, ...]]
+    proportion_effects: dict[str, dict[str, float]]
+    domain_effects: dict[str, dict[str, float]]
+    ctc_burden_effect: dict[str, float]
+    response_effects: dict[str, float]
+    survival_effects: dict[str, float]
+    mutation_effects: dict[str, dict[str, float]]
+    patient_noise: float = 0.1
+    programme_weights: tuple[float, float] = (0.6, 1.2)
+    batch_follows: float = 0.0
+    visium_dispersion: float = 0.3
+    visium_library_sd: float = 0.4
+
+
+EXAMPLE_BIOLOGY = Biology(
+    factors=("Factor1", "Factor2", "Factor3"),
+    names={"Factor1": "immune_activation", "Factor2": "tumour_aggressiveness", "Factor3": "stromal_activation"},
+    programme_genes={
+        "Factor1": ["IFNG", "GZMB", "GZMK", "PRF1", "CXCL13", "PDCD1", "HAVCR2", "LAG3", "CTLA4", "TOX", "CXCL9", "CXCL10"],
+        "Factor2": ["MKI67", "TOP2A", "VIM", "ZEB1", "SNAI2", "TWIST1", "CDH2", "FN1", "MMP9", "SPARC", "CCNB1", "BIRC5"],
+        "Factor3": ["POSTN", "FAP", "ACTA2", "COL11A1", "TAGLN", "MMP11", "INHBA", "CTHRC1", "COL10A1", "SFRP4", "THBS2", "SPP1"],
+    },
+    programme_cell_types={
+        "Factor1": ("T_cell", "NK_cell", "myeloid"),
+        "Factor2": ("tumour_epithelial",),
+        "Factor3": ("fibroblast", "myeloid"),
+    },
+    programme_modalities={},
+    # Log change of a cell type's share (before renormalising) per standard deviation of each factor.
+    proportion_effects={
+        "Factor1": {"T_cell": 0.8, "NK_cell": 0.6, "B_cell": 0.4, "tumour_epithelial": -0.4},
+        "Factor2": {"tumour_epithelial": 0.4},
+        "Factor3": {"fibroblast": 0.8, "endothelial": 0.3, "myeloid": 0.2},
+    },
+    domain_effects={"Factor1": {"immune": 0.8}, "Factor2": {"tumour": 0.5}, "Factor3": {"stroma": 0.8}},
+    ctc_burden_effect={"Factor2": 1.2},  # log CTCs per 7.5 mL per SD
+    # Large enough that 30 patients show them: over 40 simulated 30-patient cohorts the true Factor1 was
+    # associated with response at p < 0.05 in 93% and with survival in 75% (78% and 70% at 1.5 and -0.8).
+    response_effects={"Factor1": 2.0, "Factor2": -1.3},
+    survival_effects={"Factor1": -1.0, "Factor2": 0.9},
+    mutation_effects={"TP53": {"Factor2": 1.5}},
+)
+
+# Harder, as real cohorts are (issue 13's measurements): five factors, one acting in scRNA only
+# (interferon response) and one in spatial sections only (hypoxia); weaker programmes under more
+# patient noise; response OR 2 per SD; scRNA batches partly following Factor1; Visium spots with the
+# library-size spread of real CytAssist data (CV 1.7 in ../shared/data's mouse section). That
+# section's per-gene moment dispersion, 3.7, is mostly this spread: with each spot's library as
+# offset it is 0.17, so the counts' own dispersion stays at the example's 0.3 (0.34 measured the
+# same way, the spots' cell mix included); the moment estimate of the hard sections is 7-12.
+HARD_BIOLOGY = Biology(
+    factors=("Factor1", "Factor2", "Factor3", "Factor4", "Factor5"),
+    names={**EXAMPLE_BIOLOGY.names, "Factor4": "interferon_response", "Factor5": "hypoxia"},
+    programme_genes={
+        **EXAMPLE_BIOLOGY.programme_genes,
+        "Factor4": ["ISG15", "IFI6", "IFIT1", "IFIT3", "MX1", "OAS1", "STAT1", "IRF7", "IFI44L", "RSAD2", "XAF1", "HERC5"],
+        "Factor5": ["CA9", "VEGFA", "SLC2A1", "PGK1", "LDHA", "NDRG1", "BNIP3", "ADM", "ANKRD37", "EGLN3", "P4HA1", "ENO1"],
+    },
+    programme_cell_types={**EXAMPLE_BIOLOGY.programme_cell_types, "Factor4": ("T_cell", "B_cell", "myeloid"), "Factor5": ("tumour_epithelial",)},
+    programme_modalities={"Factor4": ("scrna",), "Factor5": ("spatial",)},
+    proportion_effects={
+        "Factor1": {"T_cell": 0.5, "NK_cell": 0.4, "B_cell": 0.3, "tumour_epithelial": -0.3},
+        "Factor2": {"tumour_epithelial": 0.3},
+        "Factor3": {"fibroblast": 0.5, "endothelial": 0.2, "myeloid": 0.1},
+    },
+    domain_effects={"Factor1": {"immune": 0.5}, "Factor2": {"tumour": 0.3}, "Factor3": {"stroma": 0.5}},
+    ctc_burden_effect={"Factor2": 0.8},
+    response_effects={"Factor1": float(np.log(2.0)), "Factor2": -0.5},
+    survival_effects={"Factor1": -0.5, "Factor2": 0.45},
+    mutation_effects={"TP53": {"Factor2": 1.0}},
+    patient_noise=0.4,  # within real bulk RNA-seq's biological CV between people (0.2-0.4), before factors
+    programme_weights=(0.3, 0.8),
+    batch_follows=1.0,
+    visium_library_sd=1.165,  # lognormal CV sqrt(exp(sd^2) - 1) = 1.7
+)
+BIOLOGIES = {"example": EXAMPLE_BIOLOGY, "hard": HARD_BIOLOGY}
 # Synthetic genes added to each factor's program, beyond the named ones.
 PROGRAM_EXTRA_GENES = 18
-# Log change of a cell type's share (before renormalising) per standard deviation of each factor.
-PROPORTION_EFFECTS = {
-    "Factor1": {"T_cell": 0.8, "NK_cell": 0.6, "B_cell": 0.4, "tumour_epithelial": -0.4},
-    "Factor2": {"tumour_epithelial": 0.4},
-    "Factor3": {"fibroblast": 0.8, "endothelial": 0.3, "myeloid": 0.2},
-}
 BASE_PROPORTION_LOGITS = {
     "tumour_epithelial": 1.0, "T_cell": 0.3, "B_cell": -0.7, "NK_cell": -0.8,
     "myeloid": 0.2, "fibroblast": 0.0, "endothelial": -0.5,
@@ -79,16 +156,9 @@ DOMAIN_COMPOSITION = {  # cell-type shares in CELL_TYPES order
     "immune": [0.10, 0.35, 0.15, 0.08, 0.20, 0.07, 0.05],
     "stroma": [0.08, 0.05, 0.02, 0.02, 0.13, 0.50, 0.20],
 }
-DOMAIN_EFFECTS = {"Factor1": {"immune": 0.8}, "Factor2": {"tumour": 0.5}, "Factor3": {"stroma": 0.8}}
-CTC_BURDEN_EFFECT = {"Factor2": 1.2}  # log CTCs per 7.5 mL per SD
-# Large enough that 30 patients show them: over 40 simulated 30-patient cohorts the true Factor1 was
-# associated with response at p < 0.05 in 93% and with survival in 75% (78% and 70% at 1.5 and -0.8).
-RESPONSE_EFFECTS = {"Factor1": 2.0, "Factor2": -1.3}  # log odds of response per SD
-SURVIVAL_EFFECTS = {"Factor1": -1.0, "Factor2": 0.9}  # log hazard ratio per SD
 MUTATION_GENES = ["TP53", "KRAS", "PIK3CA", "PTEN", "APC", "BRCA1", "BRCA2", "ARID1A", "CDKN2A", "RB1"]
-MUTATION_EFFECTS = {"TP53": {"Factor2": 1.5}}  # log odds per SD
 TIMEPOINTS = ("T0", "T1", "T2")
-NB_DISPERSION = 0.3  # variance = mu + dispersion * mu^2
+NB_DISPERSION = 0.3  # variance = mu + dispersion * mu^2 (scRNA and single-CTC counts)
 
 
 # Shapes of real data that once broke the pipeline, which the simulator can write. Quirks that name
@@ -123,8 +193,9 @@ GENE_SUBSET_FRACTION = 0.4
 
 @dataclass(frozen=True)
 class SimulationParams:
-    """Size, seed and real-data quirks (QUIRKS) of a simulated cohort. Cells per sample vary from
-    0.75 to 1.3 times the mean."""
+    """Size, seed, biology (BIOLOGIES: 'example', or 'hard' for tests of the statistics) and
+    real-data quirks (QUIRKS) of a simulated cohort. Cells per sample vary from 0.75 to 1.3 times the
+    mean."""
 
     patients: int = 30
     seed: int = 1
@@ -132,8 +203,11 @@ class SimulationParams:
     spots_per_section: int = 300
     genes: int = 1000
     quirks: tuple[str, ...] = EXAMPLE_QUIRKS
+    biology: str = "example"
 
     def __post_init__(self):
+        if self.biology not in BIOLOGIES:
+            raise ValueError(f"unknown biology '{self.biology}'; choose from {', '.join(BIOLOGIES)}")
         unknown = [q for q in self.quirks if q not in QUIRKS]
         if unknown:
             raise ValueError(f"unknown quirk(s) {', '.join(unknown)}; choose from {', '.join(QUIRKS)}")
@@ -141,7 +215,7 @@ class SimulationParams:
         for name, minimum in minimums.items():
             if getattr(self, name) < minimum:
                 raise ValueError(f"{name} must be at least {minimum}, got {getattr(self, name)}")
-        needed = minimum_genes()
+        needed = minimum_genes(self.biology)
         if self.genes < needed:
             raise ValueError(
                 f"genes must be at least {needed} "
@@ -151,15 +225,15 @@ class SimulationParams:
             raise ValueError(f"seed must be >= 0, got {self.seed}")
 
 
-def minimum_genes() -> int:
+def minimum_genes(biology: str = "example") -> int:
     """Fewest genes a cohort can have: every named gene plus each factor's synthetic program genes."""
-    return len(_named_genes()) + len(FACTORS) * PROGRAM_EXTRA_GENES
+    return len(_named_genes(BIOLOGIES[biology])) + len(BIOLOGIES[biology].factors) * PROGRAM_EXTRA_GENES
 
 
-def _named_genes() -> list[str]:
+def _named_genes(bio: Biology) -> list[str]:
     """Genes with real symbols: markers, mitochondrial, housekeeping, then program genes."""
     named = [g for genes in MARKERS.values() for g in genes] + MITOCHONDRIAL + HOUSEKEEPING
-    return named + [g for genes in PROGRAM_GENES.values() for g in genes]
+    return named + [g for genes in bio.programme_genes.values() for g in genes]
 
 
 # --- the cohort's shared parameters -------------------------------------------------------------
@@ -179,10 +253,16 @@ class GeneModel:
     program: np.ndarray
     batch_shift: dict[str, np.ndarray]
     effects: pd.DataFrame
+    bio: Biology
+
+    def acting(self, modality: str) -> np.ndarray:
+        """1 for each factor whose programme acts in `modality` (scrna, spatial, ctc), else 0."""
+        return np.array([float(modality in self.bio.programme_modalities.get(f, ("scrna", "spatial", "ctc"))) for f in self.bio.factors])
 
 
 def _gene_model(params: SimulationParams, rng: np.random.Generator) -> GeneModel:
-    named = _named_genes()
+    bio = BIOLOGIES[params.biology]
+    named = _named_genes(bio)
     fillers = [f"SIM{i:05d}" for i in range(1, params.genes - len(named) + 1)]
     names = named + fillers
     index = {name: i for i, name in enumerate(names)}
@@ -203,39 +283,49 @@ def _gene_model(params: SimulationParams, rng: np.random.Generator) -> GeneModel
         log_profiles[:, index[gene]] = 2.6 + rng.normal(0, 0.2)
     for gene in HOUSEKEEPING[:-1]:
         log_profiles[:, index[gene]] = 3.5 + rng.normal(0, 0.2, n_types)
-    for genes in PROGRAM_GENES.values():  # moderately expressed everywhere; factors move them up or down
+    # Programme genes are moderately expressed everywhere and factors move them up or down. Their
+    # share of a cell's UMIs is kept as at 1,000 genes whatever the number simulated: at 20,000 genes
+    # without this offset they sat at ~45 CPM, below what edgeR's filterByExpr keeps in a 40-cell
+    # pseudobulk and below real activation or EMT genes (hundreds of CPM and more).
+    offset = np.log(n_genes / 1000)
+    for genes in bio.programme_genes.values():
         for gene in genes:
-            log_profiles[:, index[gene]] = rng.normal(0.5, 0.3, n_types)
+            log_profiles[:, index[gene]] = rng.normal(0.5, 0.3, n_types) + offset
 
-    program = np.zeros((len(FACTORS), n_types, n_genes))
+    program = np.zeros((len(bio.factors), n_types, n_genes))
     rows = []
     available = [index[g] for g in fillers]
-    extra = rng.choice(available, size=(len(FACTORS), PROGRAM_EXTRA_GENES), replace=False)
-    for k, factor in enumerate(FACTORS):
-        genes = [index[g] for g in PROGRAM_GENES[factor]] + list(extra[k])
-        weights = rng.uniform(0.6, 1.2, len(genes))
-        signs = np.where(np.arange(len(genes)) < len(PROGRAM_GENES[factor]), 1.0, rng.choice([1.0, -1.0], len(genes), p=[0.7, 0.3]))
-        for cell_type in PROGRAM_CELL_TYPES[factor]:
+    extra = rng.choice(available, size=(len(bio.factors), PROGRAM_EXTRA_GENES), replace=False)
+    for k, factor in enumerate(bio.factors):
+        genes = [index[g] for g in bio.programme_genes[factor]] + list(extra[k])
+        weights = rng.uniform(*bio.programme_weights, len(genes))
+        signs = np.where(np.arange(len(genes)) < len(bio.programme_genes[factor]), 1.0, rng.choice([1.0, -1.0], len(genes), p=[0.7, 0.3]))
+        # "expression" acts in every modality; a factor of one modality says which (e.g. spatial_expression).
+        modalities = bio.programme_modalities.get(factor)
+        target = f"{modalities[0]}_expression" if modalities else "expression"
+        for cell_type in bio.programme_cell_types[factor]:
             t = CELL_TYPES.index(cell_type)
             program[k, t, genes] = weights * signs
             rows += [
-                (factor, "expression", cell_type, names[g], float(w * s)) for g, w, s in zip(genes, weights, signs)
+                (factor, target, cell_type, names[g], float(w * s)) for g, w, s in zip(genes, weights, signs)
             ]
         if factor == "Factor2":
             rows += [(factor, "ctc_expression", "CTC", names[g], float(w * s)) for g, w, s in zip(genes, weights, signs)]
-    for factor, shifts in PROPORTION_EFFECTS.items():
+    for factor, shifts in bio.proportion_effects.items():
         rows += [(factor, "proportion", cell_type, None, effect) for cell_type, effect in shifts.items()]
-    for factor, shifts in DOMAIN_EFFECTS.items():
+    for factor, shifts in bio.domain_effects.items():
         rows += [(factor, "spatial_domain", None, domain, effect) for domain, effect in shifts.items()]
-    rows += [(factor, "ctc_burden", None, None, effect) for factor, effect in CTC_BURDEN_EFFECT.items()]
-    rows += [(factor, "response", None, None, effect) for factor, effect in RESPONSE_EFFECTS.items()]
-    rows += [(factor, "survival", None, None, effect) for factor, effect in SURVIVAL_EFFECTS.items()]
-    for gene, shifts in MUTATION_EFFECTS.items():
+    rows += [(factor, "ctc_burden", None, None, effect) for factor, effect in bio.ctc_burden_effect.items()]
+    rows += [(factor, "response", None, None, effect) for factor, effect in bio.response_effects.items()]
+    rows += [(factor, "survival", None, None, effect) for factor, effect in bio.survival_effects.items()]
+    for gene, shifts in bio.mutation_effects.items():
         rows += [(factor, "mutation", None, gene, effect) for factor, effect in shifts.items()]
+    if bio.batch_follows:
+        rows.append(("Factor1", "batch_run2", None, None, bio.batch_follows))
     effects = pd.DataFrame(rows, columns=["factor", "target", "cell_type", "feature", "effect"])
 
     batch_shift = {batch: rng.normal(0.0, 0.25, n_genes) for batch in ("run1", "run2")}
-    return GeneModel(ids, names, log_profiles, program, batch_shift, effects)
+    return GeneModel(ids, names, log_profiles, program, batch_shift, effects, bio)
 
 
 # --- counts -------------------------------------------------------------------------------------
@@ -246,8 +336,8 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
-def _negative_binomial(rng: np.random.Generator, mean: np.ndarray) -> np.ndarray:
-    shape = 1.0 / NB_DISPERSION
+def _negative_binomial(rng: np.random.Generator, mean: np.ndarray, dispersion: float = NB_DISPERSION) -> np.ndarray:
+    shape = 1.0 / dispersion
     return rng.poisson(rng.gamma(shape, mean / shape)).astype(np.int32)
 
 
@@ -258,13 +348,14 @@ def _set_mitochondrial_fraction(shares: np.ndarray, mito: np.ndarray, fraction) 
     shares[:, ~mito] *= (1 - fraction) / shares[:, ~mito].sum(axis=1, keepdims=True)
 
 
-def _patient_profiles(model: GeneModel, z: np.ndarray, batch: str | None, rng) -> np.ndarray:
-    """Cell types x genes UMI shares for one patient: factor programs, patient noise, batch shift.
+def _patient_profiles(model: GeneModel, z: np.ndarray, batch: str | None, modality: str, rng) -> np.ndarray:
+    """Cell types x genes UMI shares for one patient's sample of `modality`: the programmes of the
+    factors acting there, patient noise, batch shift.
 
     Mitochondrial genes take 6% of each profile, whatever the number of genes simulated.
     """
-    logits = model.log_profiles + np.tensordot(z, model.program, axes=1)
-    logits = logits + rng.normal(0.0, 0.1, logits.shape)
+    logits = model.log_profiles + np.tensordot(z * model.acting(modality), model.program, axes=1)
+    logits = logits + rng.normal(0.0, model.bio.patient_noise, logits.shape)
     if batch is not None:
         logits = logits + model.batch_shift[batch]
     shares = _softmax(logits)
@@ -285,10 +376,10 @@ def _barcodes(rng: np.random.Generator, n: int) -> list[str]:
     return barcodes
 
 
-def _cell_type_shares(z: np.ndarray, rng) -> np.ndarray:
+def _cell_type_shares(model: GeneModel, z: np.ndarray, rng) -> np.ndarray:
     logits = np.array([BASE_PROPORTION_LOGITS[t] for t in CELL_TYPES]) + rng.normal(0, 0.2, len(CELL_TYPES))
-    for k, factor in enumerate(FACTORS):
-        for cell_type, effect in PROPORTION_EFFECTS.get(factor, {}).items():
+    for k, factor in enumerate(model.bio.factors):
+        for cell_type, effect in model.bio.proportion_effects.get(factor, {}).items():
             logits[CELL_TYPES.index(cell_type)] += effect * z[k]
     return _softmax(logits)
 
@@ -296,8 +387,8 @@ def _cell_type_shares(z: np.ndarray, rng) -> np.ndarray:
 def _simulate_scrna(model, z, batch, params, rng):
     """Cells x genes counts, barcodes and per-cell truth for one patient's 10x library."""
     n_cells = int(round(params.cells_per_sample * np.clip(np.exp(rng.normal(0, 0.2)), 0.75, 1.3)))
-    types = rng.choice(len(CELL_TYPES), size=n_cells, p=_cell_type_shares(z, rng))
-    shares = _patient_profiles(model, z, batch, rng)[types]
+    types = rng.choice(len(CELL_TYPES), size=n_cells, p=_cell_type_shares(model, z, rng))
+    shares = _patient_profiles(model, z, batch, "scrna", rng)[types]
     library = np.exp(rng.normal(np.log(2500), 0.45, n_cells))
     library *= np.where(types == CELL_TYPES.index("tumour_epithelial"), 1.5, 1.0)
     # Damaged cells (about 5%) have few UMIs, most of them mitochondrial.
@@ -326,20 +417,20 @@ def _simulate_visium(model, z, params, rng):
         for _ in range(3):  # smooth domain fields: sums of Gaussian bumps
             cy, cx, width = rng.uniform(0.1, 0.9), rng.uniform(0.1, 0.9), rng.uniform(0.12, 0.25)
             scores[d] += np.exp(-((y - cy) ** 2 + (x - cx) ** 2) / (2 * width**2))
-    for k, factor in enumerate(FACTORS):
-        for domain, effect in DOMAIN_EFFECTS.get(factor, {}).items():
+    for k, factor in enumerate(model.bio.factors):
+        for domain, effect in model.bio.domain_effects.get(factor, {}).items():
             scores[DOMAINS.index(domain)] += 0.35 * effect * z[k]
     domain = scores.argmax(axis=0)[in_tissue]
 
-    type_shift = np.log(_cell_type_shares(z, rng) * len(CELL_TYPES))
+    type_shift = np.log(_cell_type_shares(model, z, rng) * len(CELL_TYPES))
     composition = np.array([DOMAIN_COMPOSITION[d] for d in DOMAINS]) * np.exp(0.5 * type_shift)
     composition /= composition.sum(axis=1, keepdims=True)
     n_spots = int(in_tissue.sum())
     cells_per_spot = 1 + rng.poisson(5, n_spots)
     cell_counts = np.stack([rng.multinomial(n, composition[d]) for n, d in zip(cells_per_spot, domain)])
-    spot_shares = (cell_counts / cells_per_spot[:, None]) @ _patient_profiles(model, z, None, rng)
-    library = np.exp(rng.normal(np.log(4000), 0.4, n_spots))
-    counts = _negative_binomial(rng, library[:, None] * spot_shares)
+    spot_shares = (cell_counts / cells_per_spot[:, None]) @ _patient_profiles(model, z, None, "spatial", rng)
+    library = np.exp(rng.normal(np.log(4000), model.bio.visium_library_sd, n_spots))
+    counts = _negative_binomial(rng, library[:, None] * spot_shares, model.bio.visium_dispersion)
 
     barcodes = _barcodes(rng, rows.size)
     positions = pd.DataFrame(
@@ -368,15 +459,15 @@ SCALEFACTORS = {
 }
 
 
-def _simulate_ctc_draws(patient, z, rng) -> list[dict]:
+def _simulate_ctc_draws(patient, z, bio: Biology, rng) -> list[dict]:
     """CTC enumeration rows: mostly zero with a long tail, more CTCs with higher Factor2."""
     rows = []
     n_draws = rng.choice([2, 3], p=[0.4, 0.6])
-    log_mean = 0.7 + sum(effect * z[FACTORS.index(f)] for f, effect in CTC_BURDEN_EFFECT.items())
+    log_mean = 0.7 + sum(effect * z[bio.factors.index(f)] for f, effect in bio.ctc_burden_effect.items())
     for timepoint in TIMEPOINTS[:n_draws]:
         volume = float(rng.choice([7.5, 7.5, 7.5, 10.0]))
         mean = np.exp(log_mean + rng.normal(0, 0.7)) * volume / 7.5
-        detected = rng.random() < 1.0 / (1.0 + np.exp(-z[FACTORS.index("Factor2")]))
+        detected = rng.random() < 1.0 / (1.0 + np.exp(-z[bio.factors.index("Factor2")]))
         count = int(rng.negative_binomial(0.4, 0.4 / (0.4 + mean))) if detected else 0
         rows.append(
             {
@@ -396,7 +487,7 @@ def _simulate_ctc_cells(model, z, n_ctcs, rng) -> pd.DataFrame:
 
     Values are expected counts as RSEM reports them: mostly whole numbers, some fractional.
     """
-    profiles = _patient_profiles(model, z, None, rng)
+    profiles = _patient_profiles(model, z, None, "ctc", rng)
     n_wbc = int(rng.integers(2, 4))
     types = [CELL_TYPES.index("tumour_epithelial")] * n_ctcs + list(
         rng.choice([CELL_TYPES.index("T_cell"), CELL_TYPES.index("myeloid")], n_wbc)
@@ -419,10 +510,10 @@ def _simulate_ctc_cells(model, z, n_ctcs, rng) -> pd.DataFrame:
 # --- the cohort ---------------------------------------------------------------------------------
 
 
-def _clinical_row(patient, z, rng) -> dict:
-    logit = 0.3 + sum(effect * z[FACTORS.index(f)] for f, effect in RESPONSE_EFFECTS.items())
+def _clinical_row(patient, z, bio: Biology, rng) -> dict:
+    logit = 0.3 + sum(effect * z[bio.factors.index(f)] for f, effect in bio.response_effects.items())
     responder = rng.random() < 1.0 / (1.0 + np.exp(-logit))
-    log_hazard = sum(effect * z[FACTORS.index(f)] for f, effect in SURVIVAL_EFFECTS.items())
+    log_hazard = sum(effect * z[bio.factors.index(f)] for f, effect in bio.survival_effects.items())
     event_time = rng.exponential(30.0 / np.exp(log_hazard))  # months; median about 21 at the mean
     censor_time = rng.uniform(12.0, 60.0)
     age = rng.normal(62, 10)
@@ -437,10 +528,10 @@ def _clinical_row(patient, z, rng) -> dict:
     }
 
 
-def _mutation_row(patient, z, rng) -> dict:
+def _mutation_row(patient, z, bio: Biology, rng) -> dict:
     row = {"patient_id": patient}
     for gene in MUTATION_GENES:
-        logit = -1.6 + sum(effect * z[FACTORS.index(f)] for f, effect in MUTATION_EFFECTS.get(gene, {}).items())
+        logit = -1.6 + sum(effect * z[bio.factors.index(f)] for f, effect in bio.mutation_effects.get(gene, {}).items())
         row[gene] = int(rng.random() < 1.0 / (1.0 + np.exp(-logit)))
     return row
 
@@ -448,7 +539,7 @@ def _mutation_row(patient, z, rng) -> dict:
 CONFIG_TEMPLATE = """\
 # oncofactor configuration for the cohort simulated by
 #   oncofactor simulate --patients {patients} --seed {seed} --cells-per-sample {cells_per_sample} \\
-#     --spots-per-section {spots_per_section} --genes {genes} --quirks {quirk_list} --out {out}
+#     --spots-per-section {spots_per_section} --genes {genes} --quirks {quirk_list}{biology_option} --out {out}
 # Relative paths are read from the folder snakemake runs in; workflow/schemas/config.schema.yaml
 # documents every key and its default.
 
@@ -484,8 +575,10 @@ def _config_text(params: SimulationParams, out: str) -> str:
     class_column = ""
     if "ctc_metadata" in params.quirks:
         class_column = "\n  # The single-CTC metadata tables mark CTCs and blood cells in this column.\n  cell_class_column: Cell_type"
-    fields = {k: v for k, v in params.__dict__.items() if k != "quirks"}
-    return CONFIG_TEMPLATE.format(out=out, quirk_list=",".join(params.quirks) or "none", class_column=class_column, **fields)
+    fields = {k: v for k, v in params.__dict__.items() if k not in ("quirks", "biology")}
+    biology_option = f" --biology {params.biology}" if params.biology != "example" else ""
+    return CONFIG_TEMPLATE.format(out=out, quirk_list=",".join(params.quirks) or "none", class_column=class_column,
+                                  biology_option=biology_option, **fields)
 
 
 def _write_tsv(table: pd.DataFrame, path: Path) -> None:
@@ -543,7 +636,7 @@ def _add_doublets(counts: sp.csr_matrix, barcodes: list[str], truth: pd.DataFram
 
 def _targeted_panel(model: GeneModel, rng) -> np.ndarray:
     """Genes of a targeted panel: markers, programme genes, housekeeping genes and random others."""
-    named = {g for genes in MARKERS.values() for g in genes} | {g for genes in PROGRAM_GENES.values() for g in genes} | set(HOUSEKEEPING)
+    named = {g for genes in MARKERS.values() for g in genes} | {g for genes in model.bio.programme_genes.values() for g in genes} | set(HOUSEKEEPING)
     chosen = [i for i, name in enumerate(model.names) if name in named]
     others = [i for i in range(len(model.names)) if model.names[i] not in named and model.names[i] not in MITOCHONDRIAL]
     size = min(TARGETED_PANEL_GENES, len(model.names) // 2)  # a panel is a small part of the transcriptome
@@ -614,6 +707,7 @@ def _write_ctc_table(folder: Path, sample: str, table: pd.DataFrame, quirks) -> 
 
 def _write_cohort(params: SimulationParams, folder: Path, config_out: str) -> None:
     model = _gene_model(params, np.random.default_rng([params.seed, 0]))
+    bio = model.bio
     for sub in ("scrna", "spatial", "ctc_scrna", "truth"):
         (folder / sub).mkdir()
     pending = [quirk for quirk in ONE_SAMPLE_QUIRKS if quirk in params.quirks]
@@ -629,15 +723,15 @@ def _write_cohort(params: SimulationParams, folder: Path, config_out: str) -> No
         patient = f"P{number:03d}"
         rng = np.random.default_rng([params.seed, number])
         quirk_rng = np.random.default_rng([params.seed, number, 1])  # quirks leave the patient's own draws as they are
-        z = rng.standard_normal(len(FACTORS))
-        factor_rows += [(patient, factor, float(value)) for factor, value in zip(FACTORS, z)]
-        clinical.append(_clinical_row(patient, z, rng))
+        z = rng.standard_normal(len(bio.factors))
+        factor_rows += [(patient, factor, float(value)) for factor, value in zip(bio.factors, z)]
+        clinical.append(_clinical_row(patient, z, bio, rng))
 
         has_scrna = rng.random() < 0.9
         has_spatial = rng.random() < 0.8 or not has_scrna
         if has_scrna:
             sample = f"{patient}_scrna"
-            batch = "run1" if rng.random() < 0.5 else "run2"
+            batch = "run1" if rng.random() < 1.0 / (1.0 + np.exp(bio.batch_follows * z[0])) else "run2"
             counts, barcodes, truth = _simulate_scrna(model, z, batch, params, rng)
             if "doublets" in params.quirks:
                 counts, barcodes, truth = _add_doublets(counts, barcodes, truth, quirk_rng)
@@ -659,7 +753,7 @@ def _write_cohort(params: SimulationParams, folder: Path, config_out: str) -> No
             samples.append((sample, patient, "spatial", f"spatial/{sample}/outs", "visium", "T0", "slide1", ""))
             spots.append(truth.assign(sample_id=sample, quirk=quirk or ""))
         if rng.random() < 0.95:
-            draws = _simulate_ctc_draws(patient, z, rng)
+            draws = _simulate_ctc_draws(patient, z, bio, rng)
             ctc_rows += draws
             # CTCs are picked for sequencing from the richest draw, when it has at least two.
             richest = max(draws, key=lambda draw: draw["ctc_count"])
@@ -669,7 +763,7 @@ def _write_cohort(params: SimulationParams, folder: Path, config_out: str) -> No
                 path, metadata = _write_ctc_table(folder, sample, table, params.quirks)
                 samples.append((sample, patient, "ctc_scrna", path, "csv", richest["timepoint"], "ctc_batch1", metadata))
         if rng.random() < 0.9:
-            mutations.append(_mutation_row(patient, z, rng))
+            mutations.append(_mutation_row(patient, z, bio, rng))
 
     sheet = pd.DataFrame(samples, columns=SHEET_COLUMNS)
     if not sheet["cell_metadata"].astype(bool).any():
@@ -678,11 +772,11 @@ def _write_cohort(params: SimulationParams, folder: Path, config_out: str) -> No
     _write_tsv(pd.DataFrame(clinical), folder / "clinical.tsv")
     _write_tsv(pd.DataFrame(ctc_rows), folder / "ctc_enumeration.tsv")
     _write_tsv(pd.DataFrame(mutations), folder / "mutations.tsv")
-    _write_gene_sets(folder / "gene_sets.gmt")
+    _write_gene_sets(folder / "gene_sets.gmt", bio)
     (folder / "config.yaml").write_text(_config_text(params, config_out))
 
     factors = pd.DataFrame(factor_rows, columns=["patient_id", "factor", "value"])
-    factors["name"] = factors["factor"].map(FACTOR_NAMES)
+    factors["name"] = factors["factor"].map(bio.names)
     factors.to_parquet(folder / "truth" / "factors.parquet", index=False)
     model.effects.to_parquet(folder / "truth" / "effects.parquet", index=False)
     _concat_truth(cells, ["sample_id", "barcode", "cell_type", "low_quality", "doublet", "quirk"]).to_parquet(
@@ -693,10 +787,10 @@ def _write_cohort(params: SimulationParams, folder: Path, config_out: str) -> No
     )
 
 
-def _write_gene_sets(path: Path) -> None:
+def _write_gene_sets(path: Path, bio: Biology) -> None:
     """The named genes of each factor's programme, and housekeeping and mitochondrial genes as controls
     that no factor moves."""
-    sets = {f"{FACTOR_NAMES[f]}_programme": (f"named genes raised by {f}", genes) for f, genes in PROGRAM_GENES.items()}
+    sets = {f"{bio.names[f]}_programme": (f"named genes raised by {f}", genes) for f, genes in bio.programme_genes.items()}
     sets["housekeeping_control"] = ("housekeeping genes, moved by no factor", [g for g in HOUSEKEEPING if g != "PTPRC"])
     sets["mitochondrial_control"] = ("mitochondrial genes, moved by no factor", MITOCHONDRIAL)
     path.write_text("".join(f"{name}\t{about}\t" + "\t".join(genes) + "\n" for name, (about, genes) in sets.items()))
