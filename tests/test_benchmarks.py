@@ -47,3 +47,22 @@ def test_timed_counts_the_command_s_own_cpu_not_its_children_s(tmp_path):
     wall, own_cpu = harness.timed([sys.executable, "-c", parent], tmp_path, tmp_path / "log")
     assert wall >= 1.2  # both burned their 0.6 s of CPU, one after the other
     assert 0.55 <= own_cpu < 1.15  # the parent's 0.6 s (and its start-up), not the child's
+
+
+statistics_spec = importlib.util.spec_from_file_location("benchmark_statistics", REPO / "benchmarks/statistics.py")
+statistics = importlib.util.module_from_spec(statistics_spec)
+statistics_spec.loader.exec_module(statistics)
+
+
+@pytest.mark.workflow
+def test_the_statistics_harness_scores_a_run_against_its_truth(example_run):
+    """benchmarks/statistics.py reads a finished run and its cohort's truth. The example cohort's
+    factors following true Factor1 and Factor3 are supported (tests/test_report.py); the same
+    prediction procedure on the true factors beats chance (0.61 measured on this cohort)."""
+    row = statistics.measure(example_run / "resources/example_cohort", example_run / "results", 30, 1)
+    assert row["recovered_Factor1"] and row["recovered_Factor3"]
+    assert 0.55 < row["oracle_auroc"] <= 1 and 0 <= row["auroc"] <= 1
+    assert row["control_tests"] > 0 and 0 <= row["control_hits"] <= row["control_tests"]
+    assert row["supported"] <= row["factors"] and row["spurious_supported"] <= row["supported"]
+    text = statistics.summary(pd.DataFrame([row]))
+    assert "runs: 1 of 1 finished" in text and "control gene sets at q < 0.05" in text

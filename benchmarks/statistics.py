@@ -1,0 +1,157 @@
+"""Error rates of the pipeline's findings on simulated truth (issue 13's targets).
+
+    .venv/bin/python benchmarks/statistics.py --patients 30 --seeds 301-310
+    .venv/bin/python benchmarks/statistics.py --patients 60 --seeds 601-610
+
+Each seed is a cohort of the hard biology (`oncofactor simulate --biology hard`: five true factors,
+two of one modality each, response OR 2 per SD, batches partly following Factor1) with --genes
+whole-transcriptome genes (default 20,000), simulated once under benchmarks/work/statistics/ and
+run through the whole workflow with the local profile. The seeds are not the tests' seeds. Per run:
+
+- spurious_supported: supported factors whose |r| with every true factor is below 0.3;
+- false_findings: association rows at q < 0.05 for a spurious factor or a noise covariate (age, sex,
+  stage: the simulator gives them no link to any factor); wrong_outcome: rows at q < 0.05 linking a
+  factor to response or survival although the true factor it follows (|r| >= 0.5) has no such effect;
+- recovered_supported: true factors followed by a supported factor at |r| >= 0.8;
+- auroc, oracle_auroc: the factor model's cross-validated AUROC and that of the same procedure
+  (oncofactor.response_model.predict_response) on the true factors;
+- control_tests, control_hits: gene-set tests of the two control sets and those at q < 0.05.
+
+Writes benchmarks/results/statistics-<patients>.parquet (one row per seed) and a summary beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from oncofactor.clinical import factor_matrix
+from oncofactor.config import load_config
+from oncofactor.recovery import inferred_matches
+from oncofactor.response_model import predict_response
+from oncofactor.simulate import SimulationParams, simulate_cohort
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+NOISE_COVARIATES = {"age", "sex", "stage"}
+RECOVERED = 0.8
+FOLLOWS = 0.5
+
+
+def seeds(text: str) -> list[int]:
+    first, _, last = text.partition("-")
+    return list(range(int(first), int(last or first) + 1))
+
+
+def run_one(patients: int, seed: int, genes: int, work: Path) -> dict:
+    folder = work / f"{patients}-{seed}"
+    cohort = folder / "cohort"
+    if not cohort.exists():
+        simulate_cohort(SimulationParams(patients=patients, seed=seed, genes=genes, biology="hard", quirks=()), cohort)
+    log = folder / "pipeline.log"
+    command = [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--workflow-profile", str(REPO / "workflow/profiles/default"),
+               "--configfile", str(cohort / "config.yaml"), "--cores", "2"]
+    with log.open("w") as handle:
+        if subprocess.run(command, cwd=folder, stdout=handle, stderr=subprocess.STDOUT).returncode:
+            return {"patients": patients, "seed": seed, "failed": f"the workflow failed; see {log}"}
+    return measure(cohort, folder / "results", patients, seed)
+
+
+def measure(cohort: Path, results: Path, patients: int, seed: int) -> dict:
+    truth = pd.read_parquet(cohort / "truth/factors.parquet")
+    effects = pd.read_parquet(cohort / "truth/effects.parquet")
+    factors_long = pd.read_parquet(results / "mofa/factors.parquet")
+    support = pd.read_parquet(results / "mofa/factor_support.parquet")
+    matches = inferred_matches(truth, factors_long, support).set_index("factor")
+    spurious = set(matches.index[matches["spurious"]])
+    follows = matches.loc[matches["best_abs_corr"] >= FOLLOWS, "true_factor"]
+
+    associations = pd.read_parquet(results / "clinical/associations.parquet")
+    hits = associations[associations["q_value"] < 0.05]
+    false = hits[hits["factor"].isin(spurious) | hits["covariate"].isin(NOISE_COVARIATES)]
+    drivers = {target: set(effects.loc[effects["target"] == target, "factor"]) for target in ("response", "survival")}
+    outcome_hits = hits[hits["covariate"].isin({"response", "survival"}) & hits["factor"].isin(follows.index)]
+    wrong = outcome_hits[[follows[f] not in drivers["response" if c == "response" else "survival"]
+                          for f, c in zip(outcome_hits["factor"], outcome_hits["covariate"])]]
+
+    true = truth.pivot(index="patient_id", columns="factor", values="value")
+    inferred = factor_matrix(factors_long)
+    supported = inferred[support.loc[support["supported"], "factor"]]
+    common = true.index.intersection(supported.index)
+    recovered = {name: bool(len(supported.columns) and supported.loc[common].corrwith(true.loc[common, name]).abs().max() >= RECOVERED)
+                 for name in true.columns}
+
+    prediction = pd.read_parquet(results / "clinical/response_prediction.parquet").set_index("model")
+    config = load_config(cohort / "config.yaml")
+    clinical = pd.read_parquet(results / "inputs/clinical.parquet")
+    oracle = predict_response(true.loc[inferred.index], clinical, {"clinical": config["clinical"], "outcome": {**config["outcome"], "bootstrap": 20}})
+    oracle_auroc = oracle.performance.set_index("model").loc["factors", "auroc"]
+
+    enrichment = pd.read_parquet(results / "clinical/feature_set_enrichment.parquet")
+    controls = enrichment[enrichment["feature_set"].str.endswith("_control")]
+    return {
+        "patients": patients, "seed": seed, "failed": "",
+        "factors": len(support), "supported": int(support["supported"].sum()),
+        "spurious_supported": len(spurious & set(support.loc[support["supported"], "factor"])),
+        "false_findings": len(false), "false_detail": "; ".join(f"{r.factor}~{r.covariate} q={r.q_value:.3g}" for r in false.itertuples()),
+        "wrong_outcome": len(wrong), "wrong_detail": "; ".join(f"{r.factor}({follows[r.factor]})~{r.covariate} q={r.q_value:.3g}" for r in wrong.itertuples()),
+        **{f"recovered_{name}": value for name, value in recovered.items()},
+        "all_recovered_supported": all(recovered.values()),
+        "auroc": prediction.loc["factors", "auroc"] if "factors" in prediction.index else float("nan"),
+        "oracle_auroc": oracle_auroc,
+        "control_tests": len(controls), "control_hits": int((controls["q_value"] < 0.05).sum()),
+    }
+
+
+def summary(table: pd.DataFrame) -> str:
+    done = table[table["failed"] == ""]
+    runs = len(done)
+    lines = [
+        f"# Findings on simulated truth: {int(table['patients'].iloc[0])} patients, hard biology, seeds {', '.join(map(str, table['seed']))}",
+        "",
+        f"- runs: {runs} of {len(table)} finished" + (f"; failed: {', '.join(map(str, table.loc[table['failed'] != '', 'seed']))}" if runs < len(table) else ""),
+        f"- runs with a spurious supported factor: {int((done['spurious_supported'] > 0).sum())} of {runs} (target at most 1 in 10)",
+        f"- runs with a false finding (spurious factor or noise covariate at q < 0.05): {int((done['false_findings'] > 0).sum())} of {runs} (target at most 1 in 10)",
+        f"- runs linking a factor to an outcome its true factor does not drive (q < 0.05): {int((done['wrong_outcome'] > 0).sum())} of {runs}",
+        f"- runs with every true factor recovered (|r| >= {RECOVERED}) by a supported factor: {int(done['all_recovered_supported'].sum())} of {runs} (target 9 of 10 at 60 patients)",
+    ]
+    for column in [c for c in done.columns if c.startswith("recovered_")]:
+        lines.append(f"  - {column.removeprefix('recovered_')}: {int(done[column].sum())} of {runs}")
+    gap = done["oracle_auroc"] - done["auroc"]
+    lines += [
+        f"- response AUROC: median {done['auroc'].median():.3f} against the oracle's {done['oracle_auroc'].median():.3f} "
+        f"(gap median {gap.median():.3f}, max {gap.max():.3f}; target within 0.05 at 60 patients)",
+        f"- control gene sets at q < 0.05: {int(done['control_hits'].sum())} of {int(done['control_tests'].sum())} tests "
+        f"({done['control_hits'].sum() / max(done['control_tests'].sum(), 1):.1%}; target at most 5%)",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--patients", type=int, required=True)
+    parser.add_argument("--seeds", type=seeds, required=True, help="first-last, e.g. 301-310")
+    parser.add_argument("--genes", type=int, default=20000)
+    args = parser.parse_args()
+    work = REPO / "benchmarks/work/statistics"
+    work.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for seed in args.seeds:
+        rows.append(run_one(args.patients, seed, args.genes, work))
+        print({k: v for k, v in rows[-1].items() if not k.endswith("_detail")}, flush=True)
+    table = pd.DataFrame(rows)
+    out = REPO / "benchmarks/results"
+    out.mkdir(parents=True, exist_ok=True)
+    table.to_parquet(out / f"statistics-{args.patients}.parquet", index=False)
+    text = summary(table)
+    (out / f"statistics-{args.patients}.md").write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
