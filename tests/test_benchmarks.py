@@ -7,7 +7,6 @@ import sys
 
 import pandas as pd
 import pytest
-
 from conftest import REPO
 
 spec = importlib.util.spec_from_file_location("benchmark_run", REPO / "benchmarks/run.py")

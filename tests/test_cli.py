@@ -6,8 +6,8 @@ import argparse
 import subprocess
 
 import pytest
-
 from conftest import BIN
+
 from oncofactor.cli import build_parser
 
 

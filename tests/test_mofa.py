@@ -23,6 +23,7 @@ from oncofactor.mofa import (
     result_tables,
     summarize_factors,
     train,
+    training_data,
     view_batches,
 )
 from oncofactor.recovery import factor_recovery
@@ -277,3 +278,16 @@ def test_projected_patients_score_as_if_trained_with_the_cohort(tmp_path, scale_
         best = max(projected.columns, key=lambda f: abs(np.corrcoef(projected[f], full.loc[projected.index, factor])[0, 1]))
         reproduced.append(abs(np.corrcoef(projected[best], full.loc[projected.index, factor])[0, 1]))
     assert min(reproduced) > 0.9, reproduced
+
+
+@pytest.mark.parametrize("correction", ["regress", "none"])
+def test_training_data_corrects_batches_only_when_asked(tmp_path, correction):
+    mdata, _ = synthetic_views(n_patients=40, missing=0)
+    mdata.mod["a"].uns["modality"] = "scrna"
+    run2 = np.arange(40) % 2 == 1
+    mdata.mod["a"].X = mdata.mod["a"].X + np.where(run2, 4.0, 0.0)[:, None]
+    mdata.obsm["batch_scrna"] = pd.DataFrame({"run1": (~run2).astype(float), "run2": run2.astype(float)}, index=mdata.obs_names)
+    mdata.write(tmp_path / "views.h5mu")
+    data = training_data(str(tmp_path / "views.h5mu"), {**SETTINGS, "batch_correction": correction})
+    gap = data.views["a"][run2].mean() - data.views["a"][~run2].mean()
+    assert abs(gap) < 1e-6 if correction == "regress" else gap == pytest.approx(4.0, abs=0.5)

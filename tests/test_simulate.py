@@ -10,12 +10,19 @@ import numpy as np
 import pandas as pd
 import pytest
 import scanpy as sc
+from conftest import SMALL, TRUTH
 from scipy.stats import spearmanr
 
-from conftest import SMALL, TRUTH
-from oncofactor.simulate import CELL_TYPES, EXAMPLE_BIOLOGY, MITOCHONDRIAL, SimulationParams, simulate_cohort
-from oncofactor.validation import validate_inputs
 from oncofactor.config import load_config
+from oncofactor.simulate import (
+    CELL_TYPES,
+    EXAMPLE_BIOLOGY,
+    MITOCHONDRIAL,
+    SimulationParams,
+    simulate_cohort,
+)
+from oncofactor.validation import validate_inputs
+
 
 def sheet(cohort) -> pd.DataFrame:
     return pd.read_csv(cohort / "samples.tsv", sep="\t")
