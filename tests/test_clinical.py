@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 from conftest import trained_cll
 
 from oncofactor.clinical import (
@@ -14,7 +15,7 @@ from oncofactor.clinical import (
     response_levels,
 )
 from oncofactor.config import check_config
-from oncofactor.genesets import enrichment, mean_correlation, read_gmt
+from oncofactor.genesets import correlated_rank_sum, enrichment, mean_correlation, read_gmt
 from oncofactor.response_model import predict_response
 from oncofactor.strata import CLUSTERS, RISK_GROUPS, patient_strata, strata_survival
 from oncofactor.validation import validate_inputs
@@ -294,6 +295,18 @@ def test_enrichment_holds_its_level_for_correlated_genes():
     adjusted, fixed = np.mean(np.array(p_adjusted) < 0.05), np.mean(np.array(p_fixed) < 0.05)
     assert adjusted <= 0.07, adjusted
     assert fixed >= 3 * max(adjusted, 0.05), (fixed, adjusted)
+
+
+def test_the_rank_sum_test_without_correlation_is_mann_whitney():
+    """At correlation 0 the CAMERA rank test is scipy's Mann-Whitney (ties, continuity) on the same values."""
+    values = np.round(np.random.default_rng(1).normal(size=300), 1)  # rounded: many ties
+    inside = np.zeros(300, dtype=bool)
+    inside[:20] = True
+    z, p = correlated_rank_sum(values, inside, 0.0)
+    expected = stats.mannwhitneyu(values[inside], values[~inside], alternative="two-sided", use_continuity=True, method="asymptotic")
+    assert p == pytest.approx(expected.pvalue, rel=1e-9)
+    ranks = stats.rankdata(values)
+    assert np.sign(z) == np.sign(ranks[inside].mean() - ranks[~inside].mean()) != 0
 
 
 def test_mean_correlation_is_the_mean_of_the_pairwise_correlations():

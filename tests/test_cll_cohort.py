@@ -46,3 +46,18 @@ def test_a_factor_separates_the_patients_by_ighv(cll_run):
     assert ighv["q_value"] < 1e-6 and abs(ighv["effect"]) > 0.5
     top = pd.read_parquet(workdir / "results/mofa/top_features.parquet")
     assert top.query("factor == @ighv.factor and view == 'mutations' and rank == 1")["feature"].item() == "IGHV"
+
+
+def test_trisomy_12_has_a_factor_and_survival_is_adjusted_for_ighv(cll_run):
+    """The MOFA papers' second CLL factor follows trisomy 12; the IGHV factor's survival hazard is
+    reported beside its hazard adjusted for IGHV, which carries it (IGHV predicts survival)."""
+    workdir, _ = cll_run
+    top = pd.read_parquet(workdir / "results/mofa/top_features.parquet")
+    support = pd.read_parquet(workdir / "results/mofa/factor_support.parquet").set_index("factor")
+    trisomy = top.query("view == 'mutations' and feature == 'trisomy12' and rank <= 2")["factor"]
+    assert any(support.loc[f, "supported"] for f in trisomy), "a supported factor has trisomy 12 among its top mutations"
+    associations = pd.read_parquet(workdir / "results/clinical/associations.parquet")
+    ighv_factor = associations.query("covariate == 'IGHV'").sort_values("p_value")["factor"].iloc[0]
+    survival = associations.query("factor == @ighv_factor and covariate == 'survival'").set_index("test")
+    assert {"cox", "cox_adjusted"} <= set(survival.index)
+    assert survival.loc["cox_adjusted", "p_value"] > survival.loc["cox", "p_value"], "IGHV carries part of the factor's hazard"

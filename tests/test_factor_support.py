@@ -143,13 +143,19 @@ def test_a_factor_following_depth_is_an_artefact(fits):
 
 
 def test_technical_covariates_per_patient():
+    """Depth is taken within cell types, so a patient with more tumour cells (more UMIs each) is not
+    deeper; how many CTCs were sequenced is burden, not a technical covariate."""
     qc = pd.DataFrame({
-        "sample_id": ["s1", "s1", "s1", "s2", "s3", "s3"], "modality": ["scrna"] * 4 + ["spatial"] * 2,
-        "n_counts": [100, 1000, 10000, 500, 20, 30], "passed_qc": [True, True, False, True, True, True],
+        "sample_id": ["s1"] * 4 + ["s2"] * 3 + ["s3", "s3", "c1", "c1"],
+        "modality": ["scrna"] * 7 + ["spatial"] * 2 + ["ctc_scrna"] * 2,
+        "cell_type": ["T_cell", "T_cell", "tumour", "tumour", "T_cell", "tumour", "tumour", "spot", "spot", "CTC", "CTC"],
+        "n_counts": [1000, 1000, 3000, 3000, 1000, 3000, 3000, 20, 30, 5e5, 7e5],
+        "passed_qc": [True] * 11,
     })
-    samples = pd.DataFrame({"sample_id": ["s1", "s2", "s3"], "patient_id": ["P1", "P1", "P2"]})
+    samples = pd.DataFrame({"sample_id": ["s1", "s2", "s3", "c1"], "patient_id": ["P1", "P2", "P2", "P1"]})
     table = technical_covariates(qc, samples)
-    assert table.loc["P1", "scrna cells passing QC"] == pytest.approx(np.log10(3))
-    assert table.loc["P1", "scrna median counts per cell"] == pytest.approx(np.log10(500))
+    assert table.loc["P1", "scrna cells passing QC"] == pytest.approx(np.log10(4))
+    assert table.loc["P1", "scrna median counts per cell"] == table.loc["P2", "scrna median counts per cell"] == pytest.approx(np.log10(np.sqrt(3000 * 1000)))
     assert table.loc["P2", "spatial median counts per cell"] == pytest.approx(np.log10(25))
-    assert np.isnan(table.loc["P2", "scrna cells passing QC"])
+    assert "ctc_scrna cells passing QC" not in table.columns and table.loc["P1", "ctc_scrna median counts per cell"] == pytest.approx(np.log10(6e5))
+    assert np.isnan(table.loc["P2", "ctc_scrna median counts per cell"])

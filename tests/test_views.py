@@ -286,18 +286,19 @@ def test_library_sizes_across_gene_panels():
 
 
 def test_batches_as_mofa_groups(built):
-    """mofa.batch_correction: groups makes each patient's batches its MOFA group; a patient whose
-    samples span two batches (here one patient's section moved to a batch of its own) is in a group
-    of both."""
-    samples = built["samples"].copy()
-    spatial = samples.index[samples["modality"] == "spatial"]
-    first = samples.loc[spatial[0], "patient_id"]
-    samples.loc[spatial[0], "batch"] = "run9"
+    """mofa.batch_correction: groups makes each patient's scRNA batch its MOFA group (patients without
+    scRNA join the largest); a batch of too few patients to centre on is refused, by name."""
     config = {**built["config"], "mofa": {**built["config"]["mofa"], "batch_correction": "groups"}}
     patterns = pd.concat([section_pattern(a) for a in built["harmonized"].values()])
-    mdata, *_ = build_views(built["pseudobulks"], patterns, built["ctc"], built["clinical"], samples, config)
-    batches = samples.dropna(subset=["batch"]).groupby("patient_id")["batch"].agg(set)
-    assert mdata.obs.loc[first, "group"] == "+".join(sorted(batches[first])) and "run9" in mdata.obs.loc[first, "group"]
-    single = batches[batches.map(len) == 1].index.intersection(mdata.obs_names)
-    assert len(single) > 3 and all(mdata.obs.loc[p, "group"] == next(iter(batches[p])) for p in single)
-    assert mdata.obsm["batch_spatial"].loc[first, "run9"] == 1.0
+    mdata, *_ = build_views(built["pseudobulks"], patterns, built["ctc"], built["clinical"], built["samples"], config)
+    scrna = built["samples"].query("modality == 'scrna'").groupby("patient_id")["batch"].agg(lambda b: "+".join(sorted(set(b))))
+    groups = mdata.obs["group"].astype(str)
+    assert (groups[scrna.index] == scrna).all()
+    assert set(groups.drop(index=scrna.index)) <= {scrna.value_counts().index[0]}
+    assert mdata.obsm["batch_scrna"].loc[scrna.index].max(axis=1).eq(1.0).all()
+
+    samples = built["samples"].copy()
+    moved = samples.index[samples["modality"] == "scrna"][:2]
+    samples.loc[moved, "batch"] = "run9"
+    with pytest.raises(ValueError, match=r"group\(s\) 'run9' \(2\) have fewer than 5 patients"):
+        build_views(built["pseudobulks"], patterns, built["ctc"], built["clinical"], samples, config)

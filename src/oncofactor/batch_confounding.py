@@ -53,7 +53,7 @@ def batch_confounding(samples: pd.DataFrame, clinical: pd.DataFrame, settings: d
 
     Returns the table (CONFOUNDING_COLUMNS) and the warnings.
     """
-    clinical = clinical.set_index("patient_id")
+    clinical = clinical.set_index("patient_id").replace("", np.nan)  # a blank cell is missing, as in the associations
     covariates = [(c, "categorical") for c in [settings["response"], *settings["categorical"]] if c]
     covariates += [(c, "numeric") for c in settings["numeric"]]
     rows, notices = [], []

@@ -91,18 +91,25 @@ def noise_r2(null_fits: list[MofaModel]) -> pd.Series:
 
 
 def technical_covariates(qc: pd.DataFrame, samples: pd.DataFrame) -> pd.DataFrame:
-    """Per patient, what the lab decided rather than the tumour: for each sample modality the cells
-    passing QC (summed over the patient's samples) and their median counts per cell, both log10.
+    """Per patient, what the lab decided rather than the tumour, both log10: the cells (spots) passing
+    QC of its scRNA (spatial) samples, and their depth, the median counts per cell taken within each
+    cell type and then over types (so that a factor that shifts composition towards cells with more
+    UMIs, as tumour cells have, does not look like depth). Single-CTC data give their depth only: how
+    many CTCs were sequenced is the patient's CTC burden, which is biology.
 
-    qc: results/harmonized/qc.parquet (sample_id, modality, n_counts, passed_qc per cell); samples:
-    the validated sample sheet (sample_id, patient_id). Returns patients x covariates.
+    qc: results/harmonized/qc.parquet (sample_id, modality, n_counts, cell_type, passed_qc per
+    cell); samples: the validated sample sheet (sample_id, patient_id). Returns patients x covariates.
     """
-    kept = qc.loc[qc["passed_qc"].astype(bool), ["sample_id", "modality", "n_counts"]].merge(samples[["sample_id", "patient_id"]], on="sample_id")
+    kept = qc.loc[qc["passed_qc"].astype(bool), ["sample_id", "modality", "n_counts", "cell_type"]].merge(
+        samples[["sample_id", "patient_id"]], on="sample_id"
+    )
+    kept["cell_type"] = kept["cell_type"].astype(str)
     columns = {}
     for modality, cells in kept.groupby("modality"):
-        by_patient = cells.groupby("patient_id")["n_counts"]
-        columns[f"{modality} cells passing QC"] = np.log10(by_patient.size())
-        columns[f"{modality} median counts per cell"] = np.log10(by_patient.median().clip(lower=1))
+        if modality != "ctc_scrna":
+            columns[f"{modality} cells passing QC"] = np.log10(cells.groupby("patient_id").size())
+        per_type = cells.groupby(["patient_id", "cell_type"])["n_counts"].median().clip(lower=1)
+        columns[f"{modality} median counts per cell"] = np.log10(per_type).groupby("patient_id").median()
     return pd.DataFrame(columns)
 
 

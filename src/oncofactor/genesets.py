@@ -105,15 +105,19 @@ def mean_correlation(residuals: np.ndarray) -> float:
 def correlated_rank_sum(values: np.ndarray, inside: np.ndarray, correlation: float) -> tuple[float, float]:
     """Two-sided rank-sum test of `values[inside]` against the rest, with the variance of the rank sum
     for genes of mean pairwise correlation `correlation` (Wu and Smyth 2012, CAMERA's rank version as
-    limma's rankSumTestWithCorrelation, continuity-corrected, normal tail). Returns (z, p)."""
+    limma's rankSumTestWithCorrelation: tie-corrected, continuity-corrected, normal tail). Returns
+    (z, p); z > 0 when the set ranks above the rest (limma's U counts the other way)."""
     ranks = stats.rankdata(values)
+    n = len(values)
     n1 = int(inside.sum())
-    n2 = len(values) - n1
+    n2 = n - n1
     u = ranks[inside].sum() - n1 * (n1 + 1) / 2
     variance = (
         np.arcsin(1.0) * n1 * n2 + np.arcsin(0.5) * n1 * n2 * (n2 - 1)
         + np.arcsin(correlation / 2) * n1 * (n1 - 1) * n2 * (n2 - 1) + np.arcsin((correlation + 1) / 2) * n1 * (n1 - 1) * n2
     ) / (2 * np.pi)
+    ties = np.unique(ranks, return_counts=True)[1].astype(float)
+    variance *= 1 - (ties * (ties + 1) * (ties - 1)).sum() / (n * (n + 1) * (n - 1))
     mu = n1 * n2 / 2
     z = (u - mu) / np.sqrt(variance)
     correction = 0.5 / np.sqrt(variance)
@@ -138,7 +142,7 @@ def enrichment(
     correlation-adjusted competitive test; limma's is R only.
 
     effect: mean scaled weight inside minus outside the set (scaled weights lie in -1..1);
-    direction: its sign; statistic: the rank-sum z. q-values are BH-adjusted across the table.
+    statistic: the rank-sum z; direction: its sign. q-values are BH-adjusted across the table.
     """
     rows = []
     for (view, factor), table in weights.groupby(["view", "factor"], sort=False):
@@ -156,7 +160,7 @@ def enrichment(
                 statistic, p = correlated_rank_sum(values, inside, correlation)
                 effect = values[inside].mean() - values[~inside].mean()
                 rows.append(dict(factor=factor, view=view, feature_set=name, source=source, set_size=len(genes), n_in_view=n_inside,
-                                 direction="positive" if effect > 0 else "negative", effect=effect,
+                                 direction="positive" if statistic > 0 else "negative", effect=effect,
                                  inter_gene_correlation=correlation, statistic=statistic, p_value=p))
     result = pd.DataFrame(rows, columns=ENRICHMENT_COLUMNS)
     result["q_value"] = benjamini_hochberg(result["p_value"])

@@ -111,21 +111,38 @@ def build_views(
 MODALITY_ORDER = ("scrna", "spatial", "ctc_scrna", "ctc_enumeration", "extra")
 
 
+# mofapy2 centres each group's features on the group's mean: a patient alone in its group is set to
+# zero and a group of two loses half its spread.
+MIN_GROUP_PATIENTS = 5
+
+
 def patient_groups(obs: pd.DataFrame, covariates: pd.DataFrame, config: dict) -> np.ndarray:
     """MOFA's group of each patient: the clinical column views.group_column when set; with
-    mofa.batch_correction 'groups', the batches of the patient's samples ('run1', or 'run1+run2' for a
-    patient whose samples span two; 'no batch' for a patient with patient-level tables only); else
-    one group, 'all'."""
+    mofa.batch_correction 'groups', the batch of the patient's samples of mofa.batch_groups_modality
+    ('run1', or 'run1+run2' for a patient whose samples span two; a patient without such a sample
+    joins the largest group, which only sets how its other views are centred); else one group,
+    'all'. Raises ValueError naming any batch group of fewer than MIN_GROUP_PATIENTS patients."""
     group_column = config["views"]["group_column"]
     if group_column:
         return covariates[group_column].astype(str).to_numpy()
     if config["mofa"]["batch_correction"] != "groups":
         return np.full(len(obs), "all", dtype=object)
-    columns = [f"batch_{m}" for m in SAMPLE_MODALITIES if f"batch_{m}" in obs.columns]
-    labels = obs[columns].astype(object).apply(
-        lambda row: "+".join(sorted({b for value in row.dropna() for b in str(value).split(",")})) or "no batch", axis=1
-    )
-    return labels.to_numpy(dtype=object)
+    modality = config["mofa"]["batch_groups_modality"]
+    column = f"batch_{modality}"
+    labels = obs[column].astype(object) if column in obs.columns else pd.Series(np.nan, index=obs.index, dtype=object)
+    labels = labels.map(lambda value: "+".join(sorted(str(value).split(","))) if pd.notna(value) else np.nan)
+    if labels.isna().all():
+        raise ValueError(f"mofa.batch_correction: groups needs batches of {modality} samples (mofa.batch_groups_modality); the sample sheet gives none")
+    sizes = labels.value_counts()
+    small = sizes[sizes < MIN_GROUP_PATIENTS]
+    if len(small):
+        listing = ", ".join(f"'{name}' ({count})" for name, count in small.items())
+        raise ValueError(
+            f"mofa.batch_correction: groups makes the {modality} batches MOFA's groups, but group(s) {listing} have fewer than "
+            f"{MIN_GROUP_PATIENTS} patients, and MOFA centres each group on its own mean; merge batches in the sample sheet, "
+            "or use mofa.batch_correction: regress"
+        )
+    return labels.fillna(sizes.index[0]).to_numpy(dtype=object)
 
 
 def views_long(mdata) -> pd.DataFrame:

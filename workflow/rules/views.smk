@@ -42,7 +42,7 @@ rule views:
         notices="results/integration/notices.parquet",
     params:
         # Only the key the views use, so that other MOFA options do not rerun them.
-        settings=settings("views", "ctc", "extra_views") | {"mofa": {"batch_correction": config["mofa"]["batch_correction"]}},
+        settings=settings("views", "ctc", "extra_views") | {"mofa": {k: config["mofa"][k] for k in ("batch_correction", "batch_groups_modality")}},
     log:
         "logs/integration/views.log",
     benchmark:

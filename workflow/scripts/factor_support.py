@@ -22,7 +22,7 @@ others = [model.factors for i, model in enumerate(restarts) if i != best]
 resamples = [read_model(path).factors for path in snakemake.input.subsamples]
 null_fits = [read_model(path) for path in snakemake.input.permuted]
 technical = technical_covariates(
-    pd.read_parquet(snakemake.input.qc, columns=["sample_id", "modality", "n_counts", "passed_qc"]), pd.read_parquet(snakemake.input.samples)
+    pd.read_parquet(snakemake.input.qc, columns=["sample_id", "modality", "n_counts", "cell_type", "passed_qc"]), pd.read_parquet(snakemake.input.samples)
 )
 support = factor_support(factors, r2, others, resamples, null_fits, config["mofa"]["min_stability"], technical,
                          config["mofa"]["max_technical_correlation"])
