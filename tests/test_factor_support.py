@@ -16,6 +16,7 @@ from oncofactor.factor_support import (
     resample_patients,
     supported_factors,
     technical_covariates,
+    top_patient_share,
     view_r2,
 )
 from oncofactor.mofa import (
@@ -97,7 +98,7 @@ def test_true_factors_are_supported_and_noise_factors_are_not(fits):
     truth, restarts, subsamples, permuted = fits
     factors, r2 = reported(restarts[0])
     support = factor_support(factors, r2, [m.factors for m in restarts[1:]], [m.factors for m in subsamples], permuted, 0.7,
-                             pd.DataFrame(index=factors.index), 0.7)
+                             pd.DataFrame(index=factors.index), 0.7, 0.5)
     assert list(support.columns) == SUPPORT_COLUMNS and list(support["factor"]) == list(factors.columns)
     matched = factors.apply(lambda f: truth.loc[factors.index].corrwith(f).abs().max())
     true = matched[matched >= 0.8].index
@@ -114,7 +115,7 @@ def test_true_factors_are_supported_and_noise_factors_are_not(fits):
 def test_the_null_fits_set_the_bar_in_each_view(fits):
     _, restarts, _, permuted = fits
     factors, r2 = reported(restarts[0])
-    support = factor_support(factors, r2, [], [factors], permuted, 0.7, pd.DataFrame(index=factors.index), 0.7).set_index("factor")
+    support = factor_support(factors, r2, [], [factors], permuted, 0.7, pd.DataFrame(index=factors.index), 0.7, 0.5).set_index("factor")
     noise = pd.concat([view_r2(model).max(axis=1) for model in permuted], axis=1).max(axis=1)
     assert support["null_r2"].tolist() == pytest.approx(noise[support["best_view"]].tolist())
     assert (support["above_noise"] == (support["r2"] > support["null_r2"])).all()
@@ -135,7 +136,7 @@ def test_a_factor_following_depth_is_an_artefact(fits):
         "scrna cells passing QC": 2.5 + rng.normal(0, 0.1, len(factors)),
     }, index=factors.index)
     support = factor_support(factors, r2, [m.factors for m in restarts[1:]], [m.factors for m in subsamples], permuted, 0.7,
-                             technical, 0.7).set_index("factor")
+                             technical, 0.7, 0.5).set_index("factor")
     assert support.loc["Factor1", "technical_covariate"] == "scrna median counts per cell" and support.loc["Factor1", "technical_r"] > 0.9
     assert not support.loc["Factor1", "supported"] and support.loc["Factor1", "reason"].startswith("follows scrna median counts per cell")
     others = support.drop(index="Factor1")
@@ -159,3 +160,23 @@ def test_technical_covariates_per_patient():
     assert table.loc["P2", "spatial median counts per cell"] == pytest.approx(np.log10(25))
     assert "ctc_scrna cells passing QC" not in table.columns and table.loc["P1", "ctc_scrna median counts per cell"] == pytest.approx(np.log10(6e5))
     assert np.isnan(table.loc["P2", "ctc_scrna median counts per cell"])
+
+
+def test_a_factor_of_one_patient_is_not_a_finding(fits):
+    """A factor whose scores are one patient's (as MOFA fits to one patient's own deviations across
+    thousands of features) is not supported, whatever its stability; Gaussian factors pass."""
+    _, restarts, subsamples, permuted = fits
+    factors, r2 = reported(restarts[0])
+    lone = factors.copy()
+    lone["Factor1"] = 0.05 * np.random.default_rng(4).normal(size=len(lone))
+    lone.iloc[7, lone.columns.get_loc("Factor1")] = 3.0
+    support = factor_support(lone, r2, [lone], [lone], permuted, 0.7, pd.DataFrame(index=lone.index), 0.7, 0.5).set_index("factor")
+    assert support.loc["Factor1", "top_patient"] == lone.index[7] and support.loc["Factor1", "top_patient_share"] > 0.9
+    assert not support.loc["Factor1", "supported"] and support.loc["Factor1", "reason"].startswith(f"carried by one patient ({lone.index[7]}")
+    assert (support.drop(index="Factor1")["top_patient_share"] < 0.5).all()
+
+
+def test_top_patient_share_of_gaussian_scores():
+    rng = np.random.default_rng(12)
+    shares = [top_patient_share(pd.Series(rng.normal(size=60)))[1] for _ in range(2000)]
+    assert np.quantile(shares, 0.99) < 0.3 and max(shares) < 0.5

@@ -25,7 +25,7 @@ technical = technical_covariates(
     pd.read_parquet(snakemake.input.qc, columns=["sample_id", "modality", "n_counts", "cell_type", "passed_qc"]), pd.read_parquet(snakemake.input.samples)
 )
 support = factor_support(factors, r2, others, resamples, null_fits, config["mofa"]["min_stability"], technical,
-                         config["mofa"]["max_technical_correlation"])
+                         config["mofa"]["max_technical_correlation"], config["mofa"]["max_patient_share"])
 notices = [
     Notice("factor_support", "factor", row.factor, LEFT_OUT, f"not supported by the data, so not related to the clinic: {row.reason}")
     for row in support.itertuples() if not row.supported
