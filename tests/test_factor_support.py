@@ -17,7 +17,6 @@ from oncofactor.factor_support import (
     supported_factors,
     technical_covariates,
     top_patient_share,
-    view_r2,
 )
 from oncofactor.mofa import (
     MofaData,
@@ -25,6 +24,7 @@ from oncofactor.mofa import (
     read_model,
     summarize_factors,
     train,
+    view_r2,
 )
 
 # Three true factors; training asks for six, so three or more are fitted to noise.

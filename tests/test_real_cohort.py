@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-import yaml
-from conftest import REPO, run_readme_command
+from conftest import REPO, run_committed_cohort
 
 pytestmark = [pytest.mark.shared_data, pytest.mark.workflow]
 COHORT = REPO / "tests" / "real_cohort"
@@ -14,17 +13,8 @@ COHORT = REPO / "tests" / "real_cohort"
 
 @pytest.fixture(scope="module")
 def real_run(tmp_path_factory):
-    from conftest import SHARED_DATA
-
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"real public datasets not found at {SHARED_DATA} (they live beside the repository, not in it)")
     workdir = tmp_path_factory.mktemp("real_cohort")
-    # The committed config names its tables from the repository root; run elsewhere, so make them absolute.
-    config = yaml.safe_load((COHORT / "config.yaml").read_text())
-    config["samples"] = str(REPO / config["samples"])
-    config["clinical"]["path"] = str(REPO / config["clinical"]["path"])
-    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
-    return workdir, run_readme_command(workdir)
+    return workdir, run_committed_cohort(COHORT, workdir)
 
 
 LEFT_OUT = {

@@ -1,5 +1,6 @@
-"""Which MOFA factors the data support: stable when the patients are resampled, and explaining more
-of a view than factors fitted to the same data with its patient structure destroyed.
+"""Which MOFA factors the data support: stable when the patients are resampled, explaining more of
+a view than factors fitted to the same data with its patient structure destroyed, following no
+technical covariate and carried by more than one patient.
 
 Restarts on the same patients only show that the optimizer finds the same optimum; a factor fitted
 to noise in those patients reappears in every restart. Two checks a referee would ask for:
@@ -12,9 +13,10 @@ to noise in those patients reappears in every restart. Two checks a referee woul
   pattern but no structure across features. The largest share of a view's variance any factor
   explains there is what noise alone reaches; a supported factor must explain more in some view.
 
-Both refits use the settings of the reported model (`mofa.train`), so a result is comparable. A
-third check keeps out the lab: a factor whose scores follow the cells captured or the sequencing depth
-of the patients' samples (`technical_covariates`) is an artefact, however stable.
+Both refits use the settings of the reported model (`mofa.train`), so a result is comparable. Two
+more checks need no refit: a factor whose scores follow the cells captured or the sequencing depth of
+the patients' samples (`technical_covariates`) is an artefact of the lab, and a factor one patient
+carries (`top_patient_share`) is that patient's, however stable either is.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from oncofactor.mofa import MofaData, MofaModel
+from oncofactor.mofa import MofaData, MofaModel, view_r2
 
 SUPPORT_COLUMNS = [
     "factor", "restart_stability", "n_restarts", "resample_stability", "n_resamples", "best_view", "r2",
@@ -77,11 +79,6 @@ def best_matches(reference: pd.DataFrame, fits: list[pd.DataFrame]) -> pd.Series
             matches.append(float(correlations.max()) if correlations.notna().any() else 0.0)
         scores[factor] = float(np.mean(matches)) if matches else float("nan")
     return pd.Series(scores, dtype=float)
-
-
-def view_r2(model: MofaModel) -> pd.DataFrame:
-    """Variance explained per view (rows) and factor (columns), fraction 0-1, averaged over groups."""
-    return sum(model.r2.values()) / len(model.r2)
 
 
 def noise_r2(null_fits: list[MofaModel]) -> pd.Series:
@@ -169,12 +166,13 @@ def factor_support(
     rows = []
     for factor in factors.columns:
         view = margin[factor].idxmax()
+        top = top_patient_share(factors[factor])
         checks = {
             "stable_restarts": not restarts or restart_stability[factor] >= min_stability,
             "stable_resamples": resample_stability[factor] >= min_stability,
             "above_noise": margin.loc[view, factor] > 0,
             "not_technical": abs(artefacts.loc[factor, "technical_r"]) < max_technical_correlation,
-            "not_one_patient": top_patient_share(factors[factor])[1] < max_patient_share,
+            "not_one_patient": top[1] < max_patient_share,
         }
         failed = [check for check, passed in checks.items() if not passed]
         rows.append({
@@ -182,10 +180,10 @@ def factor_support(
             "resample_stability": resample_stability[factor], "n_resamples": len(resamples), "best_view": view,
             "r2": r2.loc[view, factor], "null_r2": noise[view], "n_null_fits": len(null_fits),
             "technical_covariate": artefacts.loc[factor, "technical_covariate"], "technical_r": artefacts.loc[factor, "technical_r"],
-            "top_patient": top_patient_share(factors[factor])[0], "top_patient_share": top_patient_share(factors[factor])[1],
+            "top_patient": top[0], "top_patient_share": top[1],
             **checks, "supported": not failed,
             "reason": _reason(failed[0], restart_stability[factor], resample_stability[factor], min_stability, r2[factor], noise,
-                              artefacts.loc[factor], max_technical_correlation, top_patient_share(factors[factor]), max_patient_share)
+                              artefacts.loc[factor], max_technical_correlation, top, max_patient_share)
             if failed else "",
         })
     return pd.DataFrame(rows, columns=SUPPORT_COLUMNS)

@@ -10,7 +10,7 @@ import pandas as pd
 from scipy import stats
 
 from oncofactor.clinical import benjamini_hochberg
-from oncofactor.mofa import MofaData, strip_view
+from oncofactor.mofa import MofaData, as_trained, strip_view
 from oncofactor.notices import LEFT_OUT, Notice
 
 ENRICHMENT_COLUMNS = [
@@ -71,17 +71,12 @@ def model_residuals(data: MofaData, factors: pd.DataFrame, weights: pd.DataFrame
     data: the training views (`oncofactor.mofa.training_data`); factors: patients x factors
     (`factor_matrix`) and weights: the long weight table, both of the reported model.
     """
-    groups = np.array(data.groups)
     z = factors.reindex(data.samples).to_numpy(dtype=float)
     residuals = {}
     for name, matrix in data.views.items():
         if data.likelihoods[name] != "gaussian":
             continue
-        centered = matrix.copy()
-        for group in set(data.groups):
-            centered[groups == group] -= np.nanmean(matrix[groups == group], axis=0)
-        if scale_views:
-            centered /= np.nanstd(centered)
+        centered = as_trained(matrix, data.groups, scale_views)[0]
         features = [strip_view(f, name) for f in data.features[name]]
         w = (
             weights[weights["view"] == name].pivot(index="feature", columns="factor", values="weight")

@@ -251,14 +251,28 @@ def batch_offsets(data: MofaData, batches: dict[str, pd.DataFrame]) -> dict[str,
     return result
 
 
-def regress_batches(data: MofaData, batches: dict[str, pd.DataFrame]) -> MofaData:
+def regress_batches(data: MofaData, batches: dict[str, pd.DataFrame], offsets: dict[str, pd.DataFrame] | None = None) -> MofaData:
     """Remove each view's technical batches from its features, in place: each patient loses its
-    batch shares times the batch offsets (`batch_offsets`). MOFA has no covariates, so a batch left
-    in the views would come out as a factor of its own."""
-    for name, offsets in batch_offsets(data, batches).items():
+    batch shares times the batch offsets (`batch_offsets`, computed here unless given). MOFA has no
+    covariates, so a batch left in the views would come out as a factor of its own."""
+    for name, offset in (offsets if offsets is not None else batch_offsets(data, batches)).items():
         shares = batches[name].reindex(data.samples).to_numpy(dtype=float)
-        data.views[name] -= np.nan_to_num(shares) @ np.nan_to_num(offsets.to_numpy())
+        data.views[name] -= np.nan_to_num(shares) @ np.nan_to_num(offset.to_numpy())
     return data
+
+
+def as_trained(matrix: np.ndarray, groups: list[str], scale_view: bool) -> tuple[np.ndarray, dict[str, np.ndarray], float]:
+    """A gaussian view as mofapy2 trains on it: each feature centred on its mean within each group,
+    then the view divided by its standard deviation when scale_views is on. Returns the matrix
+    (patients x features, NaN kept), each group's feature means and the scale (1 without scaling)."""
+    labels = np.array(groups)
+    centred = matrix.copy()
+    means = {}
+    for group in sorted(set(groups)):
+        means[group] = np.nanmean(matrix[labels == group], axis=0)
+        centred[labels == group] -= means[group]
+    scale = float(np.nanstd(centred)) if scale_view else 1.0
+    return centred / scale, means, scale
 
 
 def view_batches(mdata, views) -> dict[str, pd.DataFrame]:
@@ -279,10 +293,15 @@ class FactorSummary:
     inactive: list[str]
 
 
+def view_r2(model: MofaModel) -> pd.DataFrame:
+    """Variance explained per view (rows) and factor (columns), fraction 0-1, averaged over groups."""
+    return sum(model.r2.values()) / len(model.r2)
+
+
 def summarize_factors(model: MofaModel, min_r2: float) -> FactorSummary:
     """Keep factors explaining at least `min_r2` (fraction) of some view in some group; order them by
     total variance explained (summed over views, averaged over groups)."""
-    r2 = sum(model.r2.values()) / len(model.r2)
+    r2 = view_r2(model)
     best_per_factor = pd.concat(model.r2.values()).max(axis=0)
     active = best_per_factor[best_per_factor >= min_r2].index
     if active.empty:
@@ -364,23 +383,19 @@ def preprocessing_table(data: MofaData, batches: dict[str, pd.DataFrame], scale_
     `scale` (mofapy2 divides a view by its standard deviation when scale_views is on; 1 otherwise).
     Call with `data` before `regress_batches`.
     """
-    corrected = {name: matrix.copy() for name, matrix in data.views.items()}
-    regress_batches(replace(data, views=corrected), batches)
+    offsets = batch_offsets(data, batches)
+    corrected = regress_batches(replace(data, views={name: matrix.copy() for name, matrix in data.views.items()}), batches, offsets).views
     rows = [
         (name, feature, "batch_offset", batch, float(offset))
-        for name, offsets in batch_offsets(data, batches).items()
-        for (batch, feature), offset in offsets.stack(future_stack=True).dropna().items()
+        for name, offset_table in offsets.items()
+        for (batch, feature), offset in offset_table.stack(future_stack=True).dropna().items()
     ]
-    groups = np.array(data.groups)
     for name, matrix in corrected.items():
         if data.likelihoods[name] != "gaussian":
             continue
-        centered = matrix.copy()
-        for group in sorted(set(data.groups)):
-            means = np.nanmean(matrix[groups == group], axis=0)
-            centered[groups == group] -= means
-            rows += [(name, feature, "center", group, float(mean)) for feature, mean in zip(data.features[name], means)]
-        scale = float(np.nanstd(centered)) if scale_views else 1.0
+        _, means, scale = as_trained(matrix, data.groups, scale_views)
+        for group, group_means in means.items():
+            rows += [(name, feature, "center", group, float(mean)) for feature, mean in zip(data.features[name], group_means)]
         rows += [(name, feature, "scale", "", scale) for feature in data.features[name]]
     table = pd.DataFrame(rows, columns=["view", "feature", "quantity", "level", "value"])
     table["feature"] = [strip_view(f, v) for f, v in zip(table["feature"], table["view"])]
