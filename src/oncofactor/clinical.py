@@ -16,7 +16,8 @@ Z_95 = stats.norm.ppf(0.975)
 
 ASSOCIATION_COLUMNS = [
     "factor", "covariate", "test", "contrast", "effect", "ci_low", "ci_high",
-    "statistic", "p_value", "family", "n_tests", "q_value", "n", "n_missing", "note",
+    "statistic", "p_value", "family", "n_tests", "family_p", "family_q", "q_within_family", "q_value",
+    "n", "n_missing", "note",
 ]
 
 
@@ -31,13 +32,6 @@ def factor_matrix(factors_long: pd.DataFrame, factors: list[str] | None = None) 
     wide.index.name = "patient_id"
     wide.columns.name = None
     return wide[factors] if factors is not None else wide
-
-
-def reproducible_factors(factors: pd.DataFrame, stability: pd.DataFrame) -> pd.DataFrame:
-    """The columns of `factors` that reproduce across restarts (stability table of `mofa_model`), or
-    all of them when none does, so that prediction and strata are not built on restart noise."""
-    keep = [factor for factor in stability.loc[stability["reproducible"], "factor"] if factor in factors.columns]
-    return factors[keep] if keep else factors
 
 
 def response_levels(values: pd.Series, positive: str | None) -> tuple[str, list[str]]:
@@ -69,6 +63,43 @@ def benjamini_hochberg(p_values: pd.Series) -> pd.Series:
     if tested.any():
         q[tested] = stats.false_discovery_control(p_values[tested].to_numpy(), method="bh")
     return q
+
+
+def simes(p_values: pd.Series) -> float:
+    """Simes' combined p-value of a family (min over ranks j of n p_(j) / j); missing ones left out."""
+    tested = np.sort(p_values.dropna().to_numpy())
+    if tested.size == 0:
+        return np.nan
+    return float(min(1.0, (tested.size * tested / np.arange(1, tested.size + 1)).min()))
+
+
+def selective_fdr(table: pd.DataFrame) -> pd.DataFrame:
+    """Benjamini-Bogomolov (2014) q-values for tests in families: a test is a finding at level a
+    when its family is selected (BH over the families' Simes p-values, `family_q` <= a) and BH within
+    the family (`q_within_family`) is <= a R / m, R of the m families selected at a. This keeps the
+    false discovery rate within each selected family and, across families, keeps a family with no
+    signal (a noise covariate) from adding findings at a rate of a per family.
+
+    table: one row per test with `family` and `p_value` (missing: not tested). Adds family_p (Simes),
+    family_q, q_within_family and q_value, the smallest level at which the test is a finding:
+    min over k >= the family's rank of max(family_q_(k), q_within_family m / k), capped at 1.
+    """
+    result = table.copy()
+    result["q_within_family"] = result.groupby("family", group_keys=False)["p_value"].apply(benjamini_hochberg)
+    family_p = result.groupby("family")["p_value"].apply(simes).dropna()
+    family_q = benjamini_hochberg(family_p)
+    result["family_p"] = result["family"].map(family_p)
+    result["family_q"] = result["family"].map(family_q)
+    ordered = np.sort(family_q.to_numpy())
+    m = ordered.size
+    q_value = np.full(len(result), np.nan)
+    for row, (fq, within) in enumerate(zip(result["family_q"].to_numpy(), result["q_within_family"].to_numpy())):
+        if np.isnan(fq) or np.isnan(within):
+            continue
+        k = np.arange(int(np.searchsorted(ordered, fq, side="right")), m + 1)
+        q_value[row] = min(1.0, float(np.maximum(ordered[k - 1], within * m / k).min()))
+    result["q_value"] = q_value
+    return result
 
 
 def _row(factor, covariate, test, contrast="", effect=np.nan, ci=(np.nan, np.nan), statistic=np.nan, p=np.nan, n=0, n_missing=0, note="", family=None):
@@ -155,8 +186,9 @@ def associations(factors: pd.DataFrame, clinical: pd.DataFrame, settings: dict) 
     univariable and, with clinical.survival_adjust_for, adjusted for those covariates. `n` counts
     patients tested, `n_missing` patients with a factor value but no covariate value.
 
-    False discovery rate: Benjamini-Hochberg within each family (`family`: one covariate, survival,
-    or survival adjusted), over the factors tested; `n_tests` is the family's number of tests.
+    False discovery rate: the families (`family`: one covariate, survival, or survival adjusted) are
+    declared in advance and each holds the supported factors' tests (`n_tests`); q_value is
+    Benjamini-Bogomolov's over the families (`selective_fdr`), q_within_family plain BH within one.
     """
     columns = settings["clinical"]
     table = clinical.set_index("patient_id").reindex(factors.index)
@@ -199,5 +231,4 @@ def associations(factors: pd.DataFrame, clinical: pd.DataFrame, settings: dict) 
     if result.empty:
         return result
     result["n_tests"] = result.groupby("family")["p_value"].transform("count").astype(int)
-    result["q_value"] = result.groupby("family", group_keys=False)["p_value"].apply(benjamini_hochberg)
-    return result
+    return selective_fdr(result)[ASSOCIATION_COLUMNS]

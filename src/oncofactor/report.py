@@ -379,8 +379,9 @@ def build_report(figures: dict[str, tuple[str, str]], tables: dict[str, pd.DataF
     add_figure("associations")
     associations = tables["associations"].sort_values(["q_value", "p_value"], na_position="last")
     clinical.table(associations, "Factor - clinical associations, smallest q-value first (effect: Spearman rho, "
-                   "rank-biserial correlation, eta-squared or hazard ratio per SD, by test). q: Benjamini-Hochberg within "
-                   "each family (one covariate, survival, or survival adjusted) over its n_tests tests.", max_rows=40)
+                   "rank-biserial correlation, eta-squared or hazard ratio per SD, by test). q: Benjamini-Bogomolov over "
+                   "the families (one covariate, survival, or survival adjusted; n_tests tests each), so that a "
+                   "covariate unrelated to the factors adds no findings; q_within_family is BH within one family.", max_rows=40)
     add_figure("kaplan_meier")
     for key, caption in [("strata_selection", "Numbers of strata tried (chosen: highest mean silhouette among eligible)."),
                          ("strata_logrank", "Log-rank test of survival across strata.")]:
