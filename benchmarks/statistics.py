@@ -69,26 +69,26 @@ def run_one(patients: int, seed: int, genes: int, work: Path) -> dict:
     return measure(cohort, folder / "results", patients, seed)
 
 
-def programme_ceiling(cohort: Path, results: Path, truth: pd.DataFrame) -> dict[str, float]:
+def programme_ceiling(effects: pd.DataFrame, results: Path, truth: pd.DataFrame) -> dict[str, float]:
     """Per true factor, the best |r| with it of a view's mean standardised programme gene (see the
-    module docstring); NaN where no view keeps a gene of its programme."""
+    module docstring); NaN where no view keeps a gene of its programme. effects: the cohort's
+    truth/effects.parquet."""
     import mudata
 
     mudata.set_options(pull_on_update=False)
-    effects = pd.read_parquet(cohort / "truth/effects.parquet")
-    effects = effects[effects["target"].str.endswith("expression")]
+    expression = effects[effects["target"].str.endswith("expression")]
     views = mudata.read_h5mu(results / "integration/views.h5mu")
     # Which effect rows act in which view: a cell type's programme in its rna view, spatial and ctc programmes in theirs.
     acting = {"spatial": {"expression", "spatial_expression"}, "ctc_rna": {"ctc_expression"}}
     ceiling = {}
     for factor in truth.columns:
+        programme = expression[expression["factor"] == factor]
         best = np.nan
         for name, view in views.mod.items():
-            rows = effects[effects["factor"] == factor]
             if name.startswith(f"rna{VIEW_SEPARATOR}"):
-                rows = rows[(rows["cell_type"] == name.partition(VIEW_SEPARATOR)[2]) & rows["target"].isin({"expression", "scrna_expression"})]
+                rows = programme[(programme["cell_type"] == name.partition(VIEW_SEPARATOR)[2]) & programme["target"].isin({"expression", "scrna_expression"})]
             elif name in acting:
-                rows = rows[rows["target"].isin(acting[name])]
+                rows = programme[programme["target"].isin(acting[name])]
             else:
                 continue
             values = pd.DataFrame(np.asarray(view.X, dtype=float), index=view.obs_names, columns=[strip_view(f, name) for f in view.var_names])
@@ -141,7 +141,7 @@ def measure(cohort: Path, results: Path, patients: int, seed: int) -> dict:
         "false_findings": len(false), "false_detail": "; ".join(f"{r.factor}~{r.covariate} q={r.q_value:.3g}" for r in false.itertuples()),
         "wrong_outcome": len(wrong), "wrong_detail": "; ".join(f"{r.factor}({follows[r.factor]})~{r.covariate} q={r.q_value:.3g}" for r in wrong.itertuples()),
         **{f"recovered_{name}": value for name, value in recovered.items()},
-        **{f"ceiling_{name}": value for name, value in programme_ceiling(cohort, results, true).items()},
+        **{f"ceiling_{name}": value for name, value in programme_ceiling(effects, results, true).items()},
         "all_recovered_supported": all(recovered.values()),
         "auroc": prediction.loc["factors", "auroc"] if "factors" in prediction.index else 0.5,
         "oracle_auroc": oracle_auroc,
