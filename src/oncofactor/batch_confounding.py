@@ -13,14 +13,20 @@ from oncofactor.notices import WARNING, Notice
 CONFOUNDING_COLUMNS = ["modality", "covariate", "kind", "test", "n_patients", "n_batches", "statistic", "p_value", "confounded"]
 
 
+def batch_shares(samples: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Per modality, the share of each patient's samples of that modality in each batch: patients x
+    batches, rows summing to 1. Samples without a batch are not counted. samples: the sample sheet
+    (sample_id, patient_id, modality, batch, ...)."""
+    return {
+        str(modality): pd.crosstab(group["patient_id"], group["batch"], normalize="index")
+        for modality, group in samples.dropna(subset=["batch"]).groupby("modality")
+    }
+
+
 def patient_batches(samples: pd.DataFrame) -> dict[str, pd.Series]:
     """Per modality, the batch of each patient whose samples of that modality all lie in one batch
     (a patient spanning batches is balanced across them and says nothing of confounding)."""
-    result = {}
-    for modality, group in samples.dropna(subset=["batch"]).groupby("modality"):
-        labels = group.groupby("patient_id")["batch"].agg(lambda b: sorted(set(b)))
-        result[str(modality)] = labels[labels.map(len) == 1].map(lambda b: str(b[0]))
-    return result
+    return {modality: shares[(shares == 1).any(axis=1)].idxmax(axis=1).astype(str) for modality, shares in batch_shares(samples).items()}
 
 
 def _categorical(batch: pd.Series, values: pd.Series) -> tuple[str, float, float]:

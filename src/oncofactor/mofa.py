@@ -167,22 +167,34 @@ def train(data: MofaData, settings: dict, seed: int, outfile: str, coordinates: 
     check_model(outfile)
 
 
+def elbo_trace(elbo: np.ndarray) -> tuple[np.ndarray, bool]:
+    """The ELBO values mofapy2 computed, and whether training converged. mofapy2 keeps
+    max_iterations + 1 slots and fills one per iteration: on convergence it trims the unused slots,
+    at the iteration limit it leaves the last one NaN. That NaN is not a diverged ELBO."""
+    reached_limit = len(elbo) > 1 and np.isnan(elbo[-1]) and np.isfinite(elbo[-2])
+    return (elbo[:-1], False) if reached_limit else (elbo, True)
+
+
 def check_model(path: str) -> None:
-    """Raise MofaTrainingError if the saved model has a non-finite ELBO or no active factor."""
+    """Raise MofaTrainingError if the saved model's ELBO diverged or no factor is active; log a
+    warning when training stopped at mofa.max_iterations before converging."""
     with h5py.File(path, "r") as handle:
-        elbo = handle["training_stats/elbo"][:]
+        elbo, converged = elbo_trace(handle["training_stats/elbo"][:])
         n_factors = handle["expectations/Z"][next(iter(handle["expectations/Z"]))].shape[0]
-    finite = elbo[np.isfinite(elbo)]
-    if not np.isfinite(elbo[-1]) or finite.size == 0:
-        raise MofaTrainingError(f"{path}: training ended with ELBO {elbo[-1]}; try fewer factors, float64 or scaled views")
+    if elbo.size == 0 or not np.isfinite(elbo[-1]):
+        raise MofaTrainingError(f"{path}: training ended with ELBO {elbo[-1] if elbo.size else 'none'}; try fewer factors, float64 or scaled views")
     if n_factors == 0:
         raise MofaTrainingError(f"{path}: every factor was switched off (dropR2); lower mofa.drop_r2")
+    if not converged:
+        logger.warning("%s: stopped at mofa.max_iterations = %d before converging (ELBO change %.3g in the last iteration)",
+                       path, elbo.size, elbo[-1] - elbo[-2] if elbo.size > 1 else float("nan"))
 
 
 @dataclass
 class MofaModel:
     """A saved model read back: factors (samples x factors), weights per view (features x factors),
-    R2 per group (views x factors, fraction 0-1) and the final ELBO. Factor columns in file order."""
+    R2 per group (views x factors, fraction 0-1), the final ELBO and whether training converged
+    before mofa.max_iterations. Factor columns in file order."""
 
     factors: pd.DataFrame
     groups: pd.Series
@@ -190,6 +202,7 @@ class MofaModel:
     r2: dict[str, pd.DataFrame]
     r2_total: dict[str, pd.Series]
     elbo: float
+    converged: bool
 
 
 def _names(values) -> list[str]:
@@ -217,8 +230,8 @@ def read_model(path: str) -> MofaModel:
             for group in groups
         }
         r2_total = {group: pd.Series(handle["variance_explained/r2_total"][group][:] / 100.0, index=views) for group in groups}
-        elbo = float(handle["training_stats/elbo"][:][-1])
-    return MofaModel(factors, pd.Series(labels, index=factors.index), weights, r2, r2_total, elbo)
+        elbo, converged = elbo_trace(handle["training_stats/elbo"][:])
+    return MofaModel(factors, pd.Series(labels, index=factors.index), weights, r2, r2_total, float(elbo[-1]), converged)
 
 
 def batch_offsets(data: MofaData, batches: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
@@ -375,13 +388,16 @@ def add_to_mudata(views_path: str, tables: dict[str, pd.DataFrame], out_path: st
     mdata.write(out_path)
 
 
-def preprocessing_table(data: MofaData, batches: dict[str, pd.DataFrame], scale_views: bool) -> pd.DataFrame:
-    """What training did to each feature before MOFA saw it, so new patients can be treated the same.
+def preprocessing_table(data: MofaData, batches: dict[str, pd.DataFrame], scale_views: bool, residuals: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """What training did to each feature before MOFA saw it, and how noisy the model found it, so new
+    patients can be treated and scored the same.
 
     Rows (view, feature, quantity, level, value): `batch_offset` per batch (what `regress_batches`
-    subtracts), then for gaussian views `center` per group (mofapy2 centres features per group) and
-    `scale` (mofapy2 divides a view by its standard deviation when scale_views is on; 1 otherwise).
-    Call with `data` before `regress_batches`.
+    subtracts), then for gaussian views `center` per group (mofapy2 centres features per group),
+    `scale` (mofapy2 divides a view by its standard deviation when scale_views is on; 1 otherwise)
+    and `noise_variance` (mean squared residual over the patients that have the feature, on the
+    trained scale: the inverse of MOFA's noise precision). Call with `data` before
+    `regress_batches`; residuals: the reported model's (`oncofactor.genesets.model_residuals`).
     """
     offsets = batch_offsets(data, batches)
     corrected = regress_batches(replace(data, views={name: matrix.copy() for name, matrix in data.views.items()}), batches, offsets).views
@@ -397,6 +413,9 @@ def preprocessing_table(data: MofaData, batches: dict[str, pd.DataFrame], scale_
         for group, group_means in means.items():
             rows += [(name, feature, "center", group, float(mean)) for feature, mean in zip(data.features[name], group_means)]
         rows += [(name, feature, "scale", "", scale) for feature in data.features[name]]
+        squares = (residuals[name].to_numpy() ** 2).sum(axis=0)  # 0 where a value is missing
+        noise = squares / np.maximum((~np.isnan(matrix)).sum(axis=0), 1)
+        rows += [(name, feature, "noise_variance", "", float(value)) for feature, value in zip(data.features[name], noise)]
     table = pd.DataFrame(rows, columns=["view", "feature", "quantity", "level", "value"])
     table["feature"] = [strip_view(f, v) for f, v in zip(table["feature"], table["view"])]
     return table
@@ -404,18 +423,21 @@ def preprocessing_table(data: MofaData, batches: dict[str, pd.DataFrame], scale_
 
 def project(views: dict[str, pd.DataFrame], weights: pd.DataFrame, preprocessing: pd.DataFrame,
             batches: dict[str, pd.DataFrame] | None = None, group: str | None = None) -> pd.DataFrame:
-    """Factor scores of new patients from a trained model's weights (as MOFAcell's project_data).
+    """Factor scores of new patients from a trained model's weights, as MOFA scores its own patients.
 
     views: view name -> patients x features (feature names without the view prefix), built by the same
     harmonization as the training cohort. weights: weights.parquet of the model; preprocessing: its
     preprocessing.parquet. Each gaussian view the model knows is corrected for the patient's batch
     (when known to the model), centred with the training means of `group` (default: the mean over
-    groups) and scaled as in training; the scores are the least-squares solution of y = W z over the
-    features the patient has. Returns patients x factors.
+    groups) and scaled as in training. The scores are the posterior mean of MOFA's factor update
+    given the weights, over the features the patient has: (I + W'TW)^-1 W'Ty, with T the features'
+    noise precisions and the N(0, 1) prior of the factors. Least squares would leave a factor that
+    the patient's views do not carry undetermined, where MOFA shrinks it to 0. Returns patients x
+    factors (NaN for a patient with none of the model's features).
     """
     batches = batches or {}
     factor_names = sorted(weights["factor"].unique(), key=lambda name: int(name.removeprefix("Factor")))
-    blocks_y, blocks_w = [], []
+    blocks_y, blocks_w, blocks_precision = [], [], []
     for name, table in views.items():
         known = preprocessing[preprocessing["view"] == name]
         if known.empty or "scale" not in set(known["quantity"]):
@@ -424,6 +446,7 @@ def project(views: dict[str, pd.DataFrame], weights: pd.DataFrame, preprocessing
         centers = known[known["quantity"] == "center"]
         center = (centers[centers["level"] == group] if group else centers).groupby("feature")["value"].mean()
         scale = known[known["quantity"] == "scale"].set_index("feature")["value"]
+        noise = known[known["quantity"] == "noise_variance"].set_index("feature")["value"]
         features = w.index.intersection(table.columns)
         values = table[features].astype(float)
         offsets = known[known["quantity"] == "batch_offset"].pivot(index="level", columns="feature", values="value")
@@ -433,16 +456,18 @@ def project(views: dict[str, pd.DataFrame], weights: pd.DataFrame, preprocessing
         values = (values - center.reindex(features)) / scale.reindex(features)
         blocks_y.append(values)
         blocks_w.append(w.loc[features])
+        blocks_precision.append(1.0 / noise.reindex(features).clip(lower=1e-12))
     if not blocks_y:
         raise ValueError("none of the new patients' views is a gaussian view of the model")
     y = pd.concat(blocks_y, axis=1)
     w = pd.concat(blocks_w, axis=0).to_numpy()
+    precision = pd.concat(blocks_precision).to_numpy()
     scores = []
     for patient, row in y.iterrows():
         observed = row.notna().to_numpy()
-        if observed.sum() < len(factor_names):
+        if not observed.any():
             scores.append(np.full(len(factor_names), np.nan))
             continue
-        solution, *_ = np.linalg.lstsq(w[observed], row.to_numpy()[observed], rcond=None)
-        scores.append(solution)
+        weighted = w[observed] * precision[observed, None]
+        scores.append(np.linalg.solve(np.eye(len(factor_names)) + weighted.T @ w[observed], weighted.T @ row.to_numpy()[observed]))
     return pd.DataFrame(scores, index=y.index, columns=factor_names)

@@ -23,7 +23,7 @@ class Notice:
     """One thing a step left out or warns about.
 
     step: the workflow step that decided (validate, harmonize, views, batch_embedding, mofa, ...).
-    kind: what it concerns (sample, view, modality, genes, cells, feature_set, factors).
+    kind: what it concerns (sample, view, modality, genes, cells, feature_set, factors, model).
     subject: its name (a sample ID, a view name, ...).
     outcome: LEFT_OUT (not used by the rest of the run) or WARNING (used, with a caveat).
     reason: what was found, with numbers. fix: what to try, or '' when nothing is to be done.

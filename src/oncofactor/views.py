@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from oncofactor.batch_confounding import batch_shares
 from oncofactor.ctc_burden import ctc_view
 from oncofactor.notices import LEFT_OUT, Notice
 from oncofactor.pseudobulk import VIEW_SEPARATOR, composition_view, count_views
@@ -98,10 +99,10 @@ def build_views(
         mdata.obs[column] = covariates[column].to_numpy()
     profiled = {str(s) for p in pseudobulks for s in p.obs["sample_id"]}
     used = samples[samples["sample_id"].isin(profiled) | ~samples["modality"].isin(SAMPLE_MODALITIES)].dropna(subset=["batch"])
-    for modality, group in used.groupby("modality"):
-        labels = group.groupby("patient_id")["batch"].agg(lambda b: ",".join(sorted(set(b))))
+    for modality, shares in batch_shares(used).items():
+        labels = shares.apply(lambda row: ",".join(str(batch) for batch in row.index[row > 0]), axis=1)
         mdata.obs[f"batch_{modality}"] = labels.reindex(mdata.obs_names).to_numpy()
-        mdata.obsm[f"batch_{modality}"] = pd.crosstab(group["patient_id"], group["batch"], normalize="index").reindex(mdata.obs_names)
+        mdata.obsm[f"batch_{modality}"] = shares.reindex(mdata.obs_names)
     mdata.obs["group"] = patient_groups(mdata.obs, covariates, config)
     for column in mdata.obs.columns[mdata.obs.dtypes == object]:  # as mudata would on writing, without its log lines
         mdata.obs[column] = mdata.obs[column].astype("category")

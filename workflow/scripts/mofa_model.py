@@ -5,6 +5,8 @@ import shutil
 
 import mudata
 
+from oncofactor.clinical import factor_matrix
+from oncofactor.genesets import model_residuals
 from oncofactor.result_files import write_parquet
 from oncofactor.mofa import (
     add_to_mudata,
@@ -14,6 +16,7 @@ from oncofactor.mofa import (
     result_tables,
     summarize_factors,
     trainable_factors,
+    training_data,
     view_batches,
 )
 from oncofactor.notices import WARNING, Notice, notices_table
@@ -40,12 +43,17 @@ mudata.set_options(pull_on_update=False)
 views = mudata.read_h5mu(snakemake.input.views)
 data = prepare_views(views, settings)
 batches = view_batches(views, data.views) if settings["batch_correction"] == "regress" else {}
-write_parquet(preprocessing_table(data, batches, settings["scale_views"]), snakemake.output.preprocessing, config)
+residuals = model_residuals(training_data(snakemake.input.views, settings), factor_matrix(tables["factors"]), tables["weights"], settings["scale_views"])
+write_parquet(preprocessing_table(data, batches, settings["scale_views"], residuals), snakemake.output.preprocessing, config)
 
 notices = []
 n_factors, fewer = trainable_factors(data, settings["factors"])
 if fewer:
     notices.append(Notice("mofa", "factors", "MOFA", WARNING, f"{n_factors} factors trained: {fewer}", "nothing to do; more patients allow more factors"))
+if not best.converged:
+    notices.append(Notice("mofa", "model", "MOFA", WARNING,
+                          f"the best restart ({snakemake.input.restarts[best_index]}) stopped at mofa.max_iterations = {settings['max_iterations']} before converging",
+                          "raise mofa.max_iterations or use mofa.convergence_mode: fast"))
 for notice in notices:
     logging.warning("%s", notice)
 write_parquet(notices_table(notices), snakemake.output.notices, config)
