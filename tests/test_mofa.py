@@ -249,7 +249,6 @@ def test_model_file_opens_in_mofax(trained):
 
 @pytest.mark.parametrize("scale_views", [False, True])
 def test_projected_patients_score_as_if_trained_with_the_cohort(tmp_path, scale_views):
-    from oncofactor.genesets import model_residuals
     from oncofactor.mofa import preprocessing_table, project
 
     settings = {**SETTINGS, "scale_views": scale_views}
@@ -272,7 +271,7 @@ def test_projected_patients_score_as_if_trained_with_the_cohort(tmp_path, scale_
         summary = summarize_factors(model, SETTINGS["min_r2"])
         tables = result_tables(model, summary, SETTINGS)
         factors = tables["factors"].pivot(index="sample", columns="factor", values="value")
-        table = preprocessing_table(data, {}, scale_views, model_residuals(data, factors, tables["weights"], scale_views))
+        table = preprocessing_table(data, {}, scale_views, factors, tables["weights"])
         return tables["weights"], table, factors
 
     weights, preprocessing, trained = fit(training, tmp_path / "training.hdf5")

@@ -10,7 +10,6 @@ import pandas as pd
 from scipy import stats
 
 from oncofactor.clinical import benjamini_hochberg
-from oncofactor.mofa import MofaData, as_trained, strip_view
 from oncofactor.notices import LEFT_OUT, Notice
 
 ENRICHMENT_COLUMNS = [
@@ -63,29 +62,6 @@ def read_gmt(path: str | Path) -> tuple[dict[str, list[str]], list[GmtProblem]]:
     return sets, problems
 
 
-def model_residuals(data: MofaData, factors: pd.DataFrame, weights: pd.DataFrame, scale_views: bool) -> dict[str, pd.DataFrame]:
-    """What the model leaves unexplained in each gaussian view: patients x features (names without the
-    view prefix), the training data centred per group (and scaled per view when `scale_views`) as
-    mofapy2 saw it, minus factors @ weights.T; 0 where a value is missing.
-
-    data: the training views (`oncofactor.mofa.training_data`); factors: patients x factors
-    (`factor_matrix`) and weights: the long weight table, both of the reported model.
-    """
-    z = factors.reindex(data.samples).to_numpy(dtype=float)
-    residuals = {}
-    for name, matrix in data.views.items():
-        if data.likelihoods[name] != "gaussian":
-            continue
-        centered = as_trained(matrix, data.groups, scale_views)[0]
-        features = [strip_view(f, name) for f in data.features[name]]
-        w = (
-            weights[weights["view"] == name].pivot(index="feature", columns="factor", values="weight")
-            .reindex(index=features, columns=factors.columns).fillna(0.0).to_numpy()
-        )
-        residuals[name] = pd.DataFrame(np.nan_to_num(centered - z @ w.T), index=data.samples, columns=features)
-    return residuals
-
-
 def mean_correlation(residuals: np.ndarray) -> float:
     """Mean correlation over all pairs of columns of `residuals` (patients x the m >= 2 genes of a set)."""
     centered = residuals - residuals.mean(axis=0)
@@ -127,7 +103,7 @@ def enrichment(
 
     weights: the long weight table of `mofa_model` (view, feature, factor, weight, scaled_weight) for
     the factors to test. gene_sets: source (the GMT path) -> set name -> genes. residuals: per view,
-    what the model leaves unexplained (`model_residuals`). For each factor, view and set with
+    what the model leaves unexplained (`oncofactor.mofa.model_residuals`). For each factor, view and set with
     min_size..max_size of its genes among the view's features, the ranks of the set's weights are
     compared with the view's other features by a rank-sum test whose variance allows for the set's
     genes being correlated (CAMERA): genes that move together move their weights together, and a test

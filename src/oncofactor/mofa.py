@@ -388,7 +388,30 @@ def add_to_mudata(views_path: str, tables: dict[str, pd.DataFrame], out_path: st
     mdata.write(out_path)
 
 
-def preprocessing_table(data: MofaData, batches: dict[str, pd.DataFrame], scale_views: bool, residuals: dict[str, pd.DataFrame]) -> pd.DataFrame:
+def model_residuals(data: MofaData, factors: pd.DataFrame, weights: pd.DataFrame, scale_views: bool) -> dict[str, pd.DataFrame]:
+    """What the model leaves unexplained in each gaussian view: patients x features (names without the
+    view prefix), the training data centred per group (and scaled per view when `scale_views`) as
+    mofapy2 saw it, minus factors @ weights.T; 0 where a value is missing.
+
+    data: the training views (`training_data`); factors: patients x factors
+    (`oncofactor.clinical.factor_matrix`) and weights: the long weight table, both of the reported model.
+    """
+    z = factors.reindex(data.samples).to_numpy(dtype=float)
+    residuals = {}
+    for name, matrix in data.views.items():
+        if data.likelihoods[name] != "gaussian":
+            continue
+        centered = as_trained(matrix, data.groups, scale_views)[0]
+        features = [strip_view(f, name) for f in data.features[name]]
+        w = (
+            weights[weights["view"] == name].pivot(index="feature", columns="factor", values="weight")
+            .reindex(index=features, columns=factors.columns).fillna(0.0).to_numpy()
+        )
+        residuals[name] = pd.DataFrame(np.nan_to_num(centered - z @ w.T), index=data.samples, columns=features)
+    return residuals
+
+
+def preprocessing_table(data: MofaData, batches: dict[str, pd.DataFrame], scale_views: bool, factors: pd.DataFrame, weights: pd.DataFrame) -> pd.DataFrame:
     """What training did to each feature before MOFA saw it, and how noisy the model found it, so new
     patients can be treated and scored the same.
 
@@ -397,16 +420,17 @@ def preprocessing_table(data: MofaData, batches: dict[str, pd.DataFrame], scale_
     `scale` (mofapy2 divides a view by its standard deviation when scale_views is on; 1 otherwise)
     and `noise_variance` (mean squared residual over the patients that have the feature, on the
     trained scale: the inverse of MOFA's noise precision). Call with `data` before
-    `regress_batches`; residuals: the reported model's (`oncofactor.genesets.model_residuals`).
+    `regress_batches`; factors and weights: the reported model's, as `model_residuals` takes them.
     """
     offsets = batch_offsets(data, batches)
-    corrected = regress_batches(replace(data, views={name: matrix.copy() for name, matrix in data.views.items()}), batches, offsets).views
+    trained = regress_batches(replace(data, views={name: matrix.copy() for name, matrix in data.views.items()}), batches, offsets)
+    residuals = model_residuals(trained, factors, weights, scale_views)
     rows = [
         (name, feature, "batch_offset", batch, float(offset))
         for name, offset_table in offsets.items()
         for (batch, feature), offset in offset_table.stack(future_stack=True).dropna().items()
     ]
-    for name, matrix in corrected.items():
+    for name, matrix in trained.views.items():
         if data.likelihoods[name] != "gaussian":
             continue
         _, means, scale = as_trained(matrix, data.groups, scale_views)

@@ -98,7 +98,7 @@ def build_views(
     for column in covariates.columns:
         mdata.obs[column] = covariates[column].to_numpy()
     profiled = {str(s) for p in pseudobulks for s in p.obs["sample_id"]}
-    used = samples[samples["sample_id"].isin(profiled) | ~samples["modality"].isin(SAMPLE_MODALITIES)].dropna(subset=["batch"])
+    used = samples[samples["sample_id"].isin(profiled) | ~samples["modality"].isin(SAMPLE_MODALITIES)]
     for modality, shares in batch_shares(used).items():
         labels = shares.apply(lambda row: ",".join(str(batch) for batch in row.index[row > 0]), axis=1)
         mdata.obs[f"batch_{modality}"] = labels.reindex(mdata.obs_names).to_numpy()

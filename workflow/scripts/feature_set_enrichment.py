@@ -7,8 +7,8 @@ import pandas as pd
 
 from oncofactor.clinical import factor_matrix
 from oncofactor.factor_support import supported_factors
-from oncofactor.genesets import enrichment, model_residuals, read_gmt, untested_sets
-from oncofactor.mofa import training_data
+from oncofactor.genesets import enrichment, read_gmt, untested_sets
+from oncofactor.mofa import model_residuals, training_data
 from oncofactor.notices import notices_table
 from oncofactor.result_files import write_parquet
 

@@ -6,7 +6,6 @@ import shutil
 import mudata
 
 from oncofactor.clinical import factor_matrix
-from oncofactor.genesets import model_residuals
 from oncofactor.result_files import write_parquet
 from oncofactor.mofa import (
     add_to_mudata,
@@ -16,7 +15,6 @@ from oncofactor.mofa import (
     result_tables,
     summarize_factors,
     trainable_factors,
-    training_data,
     view_batches,
 )
 from oncofactor.notices import WARNING, Notice, notices_table
@@ -43,8 +41,8 @@ mudata.set_options(pull_on_update=False)
 views = mudata.read_h5mu(snakemake.input.views)
 data = prepare_views(views, settings)
 batches = view_batches(views, data.views) if settings["batch_correction"] == "regress" else {}
-residuals = model_residuals(training_data(snakemake.input.views, settings), factor_matrix(tables["factors"]), tables["weights"], settings["scale_views"])
-write_parquet(preprocessing_table(data, batches, settings["scale_views"], residuals), snakemake.output.preprocessing, config)
+table = preprocessing_table(data, batches, settings["scale_views"], factor_matrix(tables["factors"]), tables["weights"])
+write_parquet(table, snakemake.output.preprocessing, config)
 
 notices = []
 n_factors, fewer = trainable_factors(data, settings["factors"])
