@@ -16,6 +16,7 @@ from oncofactor.mofa import (
     MofaData,
     MofaInputError,
     MofaTrainingError,
+    best_restart,
     check_model,
     prepare_views,
     read_model,
@@ -60,6 +61,14 @@ def test_same_seed_same_model(trained, tmp_path):
     first, again = read_model(paths[0]), read_model(str(tmp_path / "again.hdf5"))
     assert np.array_equal(first.factors.to_numpy(), again.factors.to_numpy())
     assert first.elbo == again.elbo
+
+
+def test_the_best_restart_has_the_highest_elbo(trained):
+    _, _, paths = trained
+    models = [read_model(path) for path in paths]
+    chosen = best_restart(models)
+    assert all(models[chosen].elbo >= model.elbo for model in models)
+    assert best_restart([replace(models[0], elbo=-5.0), replace(models[1], elbo=-2.0), replace(models[2], elbo=-9.0)]) == 1
 
 
 def test_result_tables_contract(trained):

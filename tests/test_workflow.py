@@ -86,7 +86,7 @@ def test_a_user_config_stands_alone(small_cohort, tmp_path):
 def test_run_writes_every_stage(cohort, tmp_path):
     workdir = tmp_path / "run"
     workdir.mkdir()
-    cohort.raw_config["mofa"] = {"factors": 4, "restarts": 2, "resamples": 2, "null_fits": 1}
+    cohort.raw_config["mofa"] = {"factors": 4, "restarts": 2, "resamples": 2, "resample_restarts": 2, "null_fits": 1}
     result = snakemake("--configfile", cohort.write_config(), cwd=workdir)
     assert result.returncode == 0, result.stderr
     samples = pd.read_parquet(workdir / "results/inputs/samples.parquet")
@@ -120,6 +120,8 @@ def test_run_writes_every_stage(cohort, tmp_path):
     first = {name: pd.read_parquet(workdir / f"results/mofa/{name}.parquet") for name in tables}
     assert set(first["factors"]["sample"]) == set(mdata.obs_names)
     assert (first["factor_support"][["n_restarts", "n_resamples", "n_null_fits"]] == [2, 2, 1]).all().all()
+    runs = sorted(path.name for path in (workdir / "results/mofa/resamples").iterdir())
+    assert runs == ["permuted_0.hdf5", "subsample_0_0.hdf5", "subsample_0_1.hdf5", "subsample_1_0.hdf5", "subsample_1_1.hdf5"]
     assert (workdir / "results/mofa/model.hdf5").exists()
     with_factors = mudata.read_h5mu(workdir / "results/integration/views_mofa.h5mu")
     assert with_factors.obsm["X_mofa"].shape == (mdata.n_obs, first["factors"]["factor"].nunique())
@@ -181,7 +183,7 @@ def test_patient_level_tables_alone_run_to_the_report(small_cohort, tmp_path):
         "extra_views": [{"name": "mutations", "path": str(small_cohort / "mutations.tsv"), "orientation": "samples_by_features", "likelihood": "bernoulli"}],
         # Ten mutations of eight patients carry too little for a factor above the default min_r2;
         # what is tested here is that the run has a shape for no samples, not what it finds.
-        "mofa": {"factors": 2, "restarts": 2, "min_r2": 0.0, "resamples": 2, "null_fits": 1},
+        "mofa": {"factors": 2, "restarts": 2, "min_r2": 0.0, "resamples": 2, "resample_restarts": 1, "null_fits": 1},
     }
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     result = snakemake("--configfile", tmp_path / "config.yaml", cwd=tmp_path)

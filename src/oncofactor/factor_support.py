@@ -2,12 +2,15 @@
 a view than factors fitted to the same data with its patient structure destroyed, following no
 technical covariate and carried by more than one patient.
 
-Restarts on the same patients only show that the optimizer finds the same optimum; a factor fitted
-to noise in those patients reappears in every restart. Two checks a referee would ask for:
+Restarts on the same patients only show whether the optimizer finds the same optimum; a factor
+fitted to noise in those patients reappears in every restart, and a true factor that only the best
+restarts find is missing from the others. How often the other restarts find a factor is reported
+(restart_stability), but it decides nothing. Two checks a referee would ask for:
 
-- resampling: MOFA is refitted on random subsets of the patients (`resample_patients`); a factor
-  of the reported model is matched, by its scores on the shared patients, to its best counterpart
-  in each refit. A factor that is a property of the cohort, not of these patients, comes back.
+- resampling: MOFA is refitted on random subsets of the patients (`resample_patients`), each by the
+  procedure that chose the reported model (the best ELBO of several restarts, `mofa.resample_restarts`);
+  a factor of the reported model is matched, by its scores on the shared patients, to its best
+  counterpart in each refit. A factor that is a property of the cohort, not of these patients, comes back.
 - null: MOFA is refitted on the views with each feature's values permuted across the patients that
   have it (`permute_patients`), which keeps every feature's distribution and each view's missing
   pattern but no structure across features. The largest share of a view's variance any factor
@@ -30,7 +33,7 @@ from oncofactor.mofa import MofaData, MofaModel, view_r2
 
 SUPPORT_COLUMNS = [
     "factor", "restart_stability", "n_restarts", "resample_stability", "n_resamples", "best_view", "r2",
-    "null_r2", "n_null_fits", "technical_covariate", "technical_r", "top_patient", "top_patient_share", "stable_restarts",
+    "null_r2", "n_null_fits", "technical_covariate", "technical_r", "top_patient", "top_patient_share",
     "stable_resamples", "above_noise", "not_technical", "not_one_patient", "supported", "reason",
 ]
 
@@ -146,17 +149,17 @@ def factor_support(
     """The support table of the reported factors (SUPPORT_COLUMNS, one row per factor).
 
     factors: patients x reported factors (Factor1..K); r2: views x reported factors (fraction);
-    restarts: the other restarts' factors (patients x factors); resamples: the factors of refits on
-    resampled patients; null_fits: models refitted to permuted views; technical: patients x technical
-    covariates (`technical_covariates`; may have no columns). A factor is supported when its mean
-    best |r| across restarts and across resamples both reach `min_stability`, it explains more of
-    some view than any factor of the null fits, its scores do not follow a technical covariate
-    (|Spearman r| below `max_technical_correlation`: a factor that tracks sequencing depth or cells
-    captured is an artefact of the lab, however stable), and no single patient carries it (the top
-    patient's share of its squared scores below `max_patient_share`: with thousands of features,
-    one patient's own deviations form a direction MOFA can fit, which reappears in every refit that
-    includes that patient) (stable_restarts, stable_resamples, above_noise, not_technical,
-    not_one_patient); `reason` says why the first check it fails fails.
+    restarts: the other restarts' factors (patients x factors), for restart_stability only; resamples:
+    the factors of refits on resampled patients (each the best of its restarts); null_fits: models
+    refitted to permuted views; technical: patients x technical covariates (`technical_covariates`;
+    may have no columns). A factor is supported when its mean best |r| across resamples reaches
+    `min_stability`, it explains more of some view than any factor of the null fits, its scores do
+    not follow a technical covariate (|Spearman r| below `max_technical_correlation`: a factor that
+    tracks sequencing depth or cells captured is an artefact of the lab, however stable), and no
+    single patient carries it (the top patient's share of its squared scores below
+    `max_patient_share`: with thousands of features, one patient's own deviations form a direction
+    MOFA can fit, which reappears in every refit that includes that patient) (stable_resamples,
+    above_noise, not_technical, not_one_patient); `reason` says why the first check it fails fails.
     """
     restart_stability = best_matches(factors, restarts) if restarts else pd.Series(np.nan, index=factors.columns)
     resample_stability = best_matches(factors, resamples)
@@ -168,7 +171,6 @@ def factor_support(
         view = margin[factor].idxmax()
         top = top_patient_share(factors[factor])
         checks = {
-            "stable_restarts": not restarts or restart_stability[factor] >= min_stability,
             "stable_resamples": resample_stability[factor] >= min_stability,
             "above_noise": margin.loc[view, factor] > 0,
             "not_technical": abs(artefacts.loc[factor, "technical_r"]) < max_technical_correlation,
@@ -182,14 +184,14 @@ def factor_support(
             "technical_covariate": artefacts.loc[factor, "technical_covariate"], "technical_r": artefacts.loc[factor, "technical_r"],
             "top_patient": top[0], "top_patient_share": top[1],
             **checks, "supported": not failed,
-            "reason": _reason(failed[0], restart_stability[factor], resample_stability[factor], min_stability, r2[factor], noise,
+            "reason": _reason(failed[0], resample_stability[factor], min_stability, r2[factor], noise,
                               artefacts.loc[factor], max_technical_correlation, top, max_patient_share)
             if failed else "",
         })
     return pd.DataFrame(rows, columns=SUPPORT_COLUMNS)
 
 
-def _reason(check: str, restart: float, resample: float, threshold: float, r2: pd.Series, noise: pd.Series,
+def _reason(check: str, resample: float, threshold: float, r2: pd.Series, noise: pd.Series,
             artefact: pd.Series, max_technical: float, top: tuple[str, float], max_share: float) -> str:
     if check == "not_one_patient":
         return (f"carried by one patient ({top[0]} gives {top[1]:.0%} of its variance, >= mofa.max_patient_share = {max_share:g}): "
@@ -197,8 +199,6 @@ def _reason(check: str, restart: float, resample: float, threshold: float, r2: p
     if check == "not_technical":
         return (f"follows {artefact['technical_covariate']} (Spearman r = {artefact['technical_r']:.2f}, |r| >= "
                 f"mofa.max_technical_correlation = {max_technical:g}): a depth or cell-count artefact")
-    if check == "stable_restarts":
-        return f"differs between restarts (mean best |r| {restart:.2f} < {threshold:g})"
     if check == "stable_resamples":
         return f"not found again when the patients are resampled (mean best |r| {resample:.2f} < {threshold:g})"
     view = r2.idxmax()

@@ -205,6 +205,12 @@ class MofaModel:
     converged: bool
 
 
+def best_restart(models: list[MofaModel]) -> int:
+    """The position in `models` of the highest final ELBO: the restart MOFA's users report, as
+    mofapy2 converges to a local optimum that depends on the seed."""
+    return max(range(len(models)), key=lambda i: models[i].elbo)
+
+
 def _names(values) -> list[str]:
     return [v.decode() if isinstance(v, bytes) else str(v) for v in values]
 

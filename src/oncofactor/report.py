@@ -140,12 +140,13 @@ def figure_top_weights(top: pd.DataFrame, per_factor: int = 8, max_factors: int 
 
 
 def figure_factor_support(support: pd.DataFrame, threshold: float):
-    """Each factor's stability (across restarts and across refits on resampled patients) and the
-    share of its best view it explains beside what factors of permuted data reach there."""
+    """Each factor's stability across refits on resampled patients (the check) and across restarts
+    (for information), and the share of its best view it explains beside what factors of permuted
+    data reach there."""
     table = support.set_index("factor").loc[_factor_order(support["factor"])]
     positions = np.arange(len(table))
     figure, (left, right) = plt.subplots(1, 2, figsize=(max(8, 0.9 * len(table) + 4), 3.4))
-    left.bar(positions - 0.2, table["restart_stability"], 0.4, color="tab:blue", label="restarts")
+    left.bar(positions - 0.2, table["restart_stability"], 0.4, color="tab:blue", label="restarts (not a check)")
     left.bar(positions + 0.2, table["resample_stability"], 0.4, color="tab:orange", label="resampled patients")
     left.axhline(threshold, color="black", linestyle="--", linewidth=0.8, label=f"threshold {threshold:g}")
     left.set_ylim(0, 1.02)
@@ -364,8 +365,9 @@ def build_report(figures: dict[str, tuple[str, str]], tables: dict[str, pd.DataF
     for key in ("variance_explained", "top_weights", "factor_support"):
         add_figure(key)
     support = tables["factor_support"]
-    sections["Integration"].table(support, "Which factors the data support: stable across restarts and across refits on "
-                                  "resampled patients, and explaining more of a view than factors of permuted data.")
+    sections["Integration"].table(support, "Which factors the data support: stable across refits on resampled patients, explaining "
+                                  "more of a view than factors of permuted data, following no technical covariate and carried "
+                                  "by more than one patient (restart_stability is shown, not checked).")
     sections["Integration"].table(tables["top_features"][tables["top_features"]["rank"] <= 5], "Top 5 features per factor and view.", max_rows=200)
 
     clinical = sections["Clinical"]

@@ -2,7 +2,12 @@
 # and on permuted patients, then which of the model's factors the data support.
 
 MOFA_SEEDS = [config["mofa"]["seed"] + i for i in range(config["mofa"]["restarts"])]
-SUBSAMPLES = expand("results/mofa/resamples/subsample_{index}.hdf5", index=range(config["mofa"]["resamples"]))
+# Each resampled refit repeats the reported model's procedure: mofa.resample_restarts runs, the best ELBO kept.
+SUBSAMPLES = expand(
+    "results/mofa/resamples/subsample_{index}_{restart}.hdf5",
+    index=range(config["mofa"]["resamples"]),
+    restart=range(config["mofa"]["resample_restarts"]),
+)
 PERMUTED = expand("results/mofa/resamples/permuted_{index}.hdf5", index=range(config["mofa"]["null_fits"]))
 
 
@@ -58,20 +63,21 @@ rule mofa_model:
         "../scripts/mofa_model.py"
 
 
-rule mofa_resample:
+rule mofa_subsample:
     input:
         "results/integration/views.h5mu",
     output:
-        "results/mofa/resamples/{kind}_{index}.hdf5",
+        "results/mofa/resamples/subsample_{index}_{restart}.hdf5",
     params:
         settings=settings("mofa"),
+        kind="subsample",
     log:
-        "logs/mofa/resample_{kind}_{index}.log",
+        "logs/mofa/subsample_{index}_{restart}.log",
     benchmark:
-        "results/benchmarks/mofa_resample/{kind}_{index}.tsv"
+        "results/benchmarks/mofa_subsample/{index}_{restart}.tsv"
     wildcard_constraints:
-        kind="subsample|permuted",
         index=r"\d+",
+        restart=r"\d+",
     threads: 1
     resources:
         mem_mb=mem_mb(1500, 20),
@@ -80,6 +86,20 @@ rule mofa_resample:
         "../../envs/mofa.yaml"
     script:
         "../scripts/mofa_resample.py"
+
+
+use rule mofa_subsample as mofa_permuted with:
+    output:
+        "results/mofa/resamples/permuted_{index}.hdf5",
+    params:
+        settings=settings("mofa"),
+        kind="permuted",
+    log:
+        "logs/mofa/permuted_{index}.log",
+    benchmark:
+        "results/benchmarks/mofa_permuted/{index}.tsv"
+    wildcard_constraints:
+        index=r"\d+",
 
 
 rule factor_support:

@@ -9,6 +9,7 @@ from oncofactor.clinical import factor_matrix
 from oncofactor.result_files import write_parquet
 from oncofactor.mofa import (
     add_to_mudata,
+    best_restart,
     prepare_views,
     preprocessing_table,
     read_model,
@@ -25,7 +26,7 @@ settings = config["mofa"]
 models = [read_model(path) for path in snakemake.input.restarts]
 for path, model in zip(snakemake.input.restarts, models):
     logging.info("%s: ELBO %.6g", path, model.elbo)
-best_index = max(range(len(models)), key=lambda i: models[i].elbo)
+best_index = best_restart(models)
 best = models[best_index]
 summary = summarize_factors(best, settings["min_r2"])
 if summary.inactive:

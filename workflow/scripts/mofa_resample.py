@@ -1,5 +1,6 @@
-"""One MOFA+ refit for factor support: on a random subset of the patients, or on the views with each
-feature's values permuted across patients (see oncofactor.factor_support)."""
+"""One MOFA+ training run for factor support: on a random subset of the patients (one of
+mofa.resample_restarts runs per subset), or on the views with each feature's values permuted across
+patients (see oncofactor.factor_support)."""
 
 import logging
 
@@ -11,13 +12,15 @@ from oncofactor.mofa import train, training_data
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 settings = snakemake.params.settings["mofa"]
 data = training_data(snakemake.input[0], settings)
-kind, index = snakemake.wildcards.kind, int(snakemake.wildcards.index)
-# Each refit draws from its own stream: (seed, kind, index) never collides with another refit's.
+kind, index = snakemake.params.kind, int(snakemake.wildcards.index)
+# Each refit draws its patients from its own stream: (seed, kind, index) never collides with another refit's.
 stream = (settings["seed"], ["subsample", "permuted"].index(kind), index)
 if kind == "subsample":
     data = resample_patients(data, settings["resample_fraction"], stream)
+    seed = settings["seed"] + int(snakemake.wildcards.restart)  # the reported model's restart seeds
 else:
     data = permute_patients(data, stream)
-logging.info("%s %d: %d patients", kind, index, len(data.samples))
+    seed = settings["seed"] + index
+logging.info("%s %d: %d patients, training seed %d", kind, index, len(data.samples), seed)
 with threadpool_limits(limits=1):  # as in mofa_restart.py
-    train(data, settings, settings["seed"] + index, snakemake.output[0])
+    train(data, settings, seed, snakemake.output[0])
