@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,6 +13,7 @@ from oncofactor.config import check_config
 from oncofactor.factor_support import (
     SUPPORT_COLUMNS,
     best_matches,
+    best_refits,
     factor_support,
     permute_patients,
     resample_patients,
@@ -68,6 +71,22 @@ def test_best_matches_on_shared_patients():
     assert scores["F1"] == pytest.approx((1.0 + 0.0) / 2)
     expected = abs(np.corrcoef(reference["F2"], [0, 0, 0, 1, 1, 1])[0, 1])
     assert scores["F2"] == pytest.approx((expected + 0.0) / 2)
+
+
+def test_each_resampled_subset_gives_its_best_run(tmp_path):
+    mdata, _ = synthetic_views(n_patients=30, seed=5, sizes=(300, 200, 40))
+    data = prepare_views(mdata, SETTINGS)
+    paths = [str(tmp_path / name) for name in ("subsample_1_0.hdf5", "subsample_0_1.hdf5", "subsample_0_0.hdf5", "subsample_0_2.hdf5")]
+    subset_zero = resample_patients(data, 0.8, (1, 0, 0))
+    for path, (subset, seed) in zip(paths, [(resample_patients(data, 0.8, (1, 0, 1)), 1), (subset_zero, 2), (subset_zero, 1), (subset_zero, 3)]):
+        train(subset, SETTINGS, seed, path)
+    runs = {Path(path).name: read_model(path) for path in paths}
+    zero = [runs[f"subsample_0_{i}.hdf5"].elbo for i in range(3)]
+    assert len(set(zero)) == 3, "the seeds reach different optima, so the choice matters"
+    chosen = best_refits(paths)
+    assert [model.elbo for model in chosen] == [max(zero), runs["subsample_1_0.hdf5"].elbo]
+    with pytest.raises(ValueError, match="not a resampled refit"):
+        best_refits([str(tmp_path / "permuted_0.hdf5")])
 
 
 @pytest.fixture(scope="module")

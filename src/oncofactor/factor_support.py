@@ -24,12 +24,15 @@ carries (`top_patient_share`) is that patient's, however stable either is.
 
 from __future__ import annotations
 
+import re
+from collections import defaultdict
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from oncofactor.mofa import MofaData, MofaModel, view_r2
+from oncofactor.mofa import MofaData, MofaModel, best_restart, read_model, view_r2
 
 SUPPORT_COLUMNS = [
     "factor", "restart_stability", "n_restarts", "resample_stability", "n_resamples", "best_view", "r2",
@@ -50,6 +53,18 @@ def resample_patients(data: MofaData, fraction: float, seed: int) -> MofaData:
         samples=[data.samples[i] for i in keep],
         groups=[data.groups[i] for i in keep],
     )
+
+
+def best_refits(paths: list[str]) -> list[MofaModel]:
+    """The best-ELBO run of each resampled subset, in subset order, from the paths of all runs
+    (.../subsample_<subset>_<run>.hdf5, in any order)."""
+    runs = defaultdict(list)
+    for path in paths:
+        found = re.fullmatch(r"subsample_(\d+)_\d+\.hdf5", Path(path).name)
+        if found is None:
+            raise ValueError(f"{path}: not a resampled refit's file (subsample_<subset>_<run>.hdf5)")
+        runs[int(found.group(1))].append(read_model(path))
+    return [fits[best_restart(fits)] for _, fits in sorted(runs.items())]
 
 
 def permute_patients(data: MofaData, seed: int) -> MofaData:

@@ -6,7 +6,7 @@ import logging
 import pandas as pd
 
 from oncofactor.clinical import factor_matrix
-from oncofactor.factor_support import factor_support, technical_covariates
+from oncofactor.factor_support import best_refits, factor_support, technical_covariates
 from oncofactor.mofa import best_restart, read_model
 from oncofactor.notices import LEFT_OUT, WARNING, Notice, notices_table
 from oncofactor.result_files import write_parquet
@@ -19,11 +19,7 @@ r2 = variance.groupby(["view", "factor"])["r2"].mean().unstack("factor")[factors
 restarts = [read_model(path) for path in snakemake.input.restarts]
 best = best_restart(restarts)  # the reported one, as mofa_model chose it
 others = [model.factors for i, model in enumerate(restarts) if i != best]
-# snakemake.input.subsamples lists each subset's runs together (expand's order: index, then restart).
-runs = config["mofa"]["resample_restarts"]
-subsets = [[read_model(path) for path in snakemake.input.subsamples[start:start + runs]]
-           for start in range(0, len(snakemake.input.subsamples), runs)]
-resamples = [fits[best_restart(fits)].factors for fits in subsets]
+resamples = [model.factors for model in best_refits(snakemake.input.subsamples)]
 null_fits = [read_model(path) for path in snakemake.input.permuted]
 technical = technical_covariates(
     pd.read_parquet(snakemake.input.qc, columns=["sample_id", "modality", "n_counts", "cell_type", "passed_qc"]), pd.read_parquet(snakemake.input.samples)
