@@ -146,8 +146,8 @@ def figure_factor_support(support: pd.DataFrame, threshold: float):
     table = support.set_index("factor").loc[_factor_order(support["factor"])]
     positions = np.arange(len(table))
     figure, (left, right) = plt.subplots(1, 2, figsize=(max(8, 0.9 * len(table) + 4), 3.4))
-    left.bar(positions - 0.2, table["restart_stability"], 0.4, color="tab:blue", label="restarts (not a check)")
-    left.bar(positions + 0.2, table["resample_stability"], 0.4, color="tab:orange", label="resampled patients")
+    left.bar(positions - 0.2, table["restart_stability"], 0.4, color="0.78", label="other restarts (shown, not a check)")
+    left.bar(positions + 0.2, table["resample_stability"], 0.4, color="tab:orange", label="resampled patients (the check)")
     left.axhline(threshold, color="black", linestyle="--", linewidth=0.8, label=f"threshold {threshold:g}")
     left.set_ylim(0, 1.02)
     left.set_ylabel("mean best |r|")
