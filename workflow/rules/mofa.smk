@@ -92,8 +92,7 @@ use rule mofa_subsample as mofa_permuted with:
     output:
         "results/mofa/resamples/permuted_{index}.hdf5",
     params:
-        settings=settings("mofa"),
-        kind="permuted",
+        kind="permuted",  # the other params are mofa_subsample's
     log:
         "logs/mofa/permuted_{index}.log",
     benchmark:
