@@ -12,7 +12,7 @@ INSTALLED := $(VENV)/.installed
 
 run: $(INSTALLED)
 	@test -f $(EXAMPLE)/samples.tsv || $(BIN)/oncofactor simulate --out $(EXAMPLE)
-	$(BIN)/snakemake --workflow-profile workflow/profiles/default
+	$(BIN)/oncofactor run
 
 test: $(INSTALLED)
 	$(BIN)/pytest

@@ -56,10 +56,13 @@ onsuccess:
 
 
 onerror:
-    # What the steps that finished had already left out (the failed job's own error is above).
+    # What the steps that finished had already left out, then each failed job's own error (its
+    # traceback is in its log), so that the run ends with what went wrong.
     sample_notices = expand(rules.harmonize_sample.output.notices, sample=SAMPLES.index)
     for line in run_summary(notice_files() + sample_notices, RUN_STARTED):
         logger.info(line)
+    for line in failed_job_lines("logs", RUN_STARTED):
+        logger.error(line)
 
 
 rule all:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -80,6 +81,34 @@ def example_run(tmp_path_factory) -> Path:
     assert result.returncode == 0, result.stderr[-5000:]
     (workdir / "console.txt").write_text(result.stdout + result.stderr)
     return workdir
+
+
+# MOFA settings small enough for whole-workflow runs in the tests.
+SMALL_MOFA = {"factors": 4, "restarts": 2, "resamples": 2, "resample_restarts": 2, "null_fits": 1}
+
+
+@dataclass
+class WorkflowRun:
+    cohort: EditableCohort
+    config: Path
+    workdir: Path
+    console: str
+
+
+@pytest.fixture(scope="session")
+def small_run(small_cohort, tmp_path_factory) -> WorkflowRun:
+    """The small cohort (SMALL_MOFA) run to the end with plain `snakemake` (read-only: tests that
+    change the config write their own copy)."""
+    import subprocess
+
+    cohort = EditableCohort(small_cohort, tmp_path_factory.mktemp("small_run_tables"))
+    cohort.raw_config["mofa"] = dict(SMALL_MOFA)
+    config = cohort.write_config()
+    workdir = tmp_path_factory.mktemp("small_run")
+    command = [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--cores", "2", "--configfile", str(config)]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=workdir)
+    assert result.returncode == 0, result.stderr[-5000:]
+    return WorkflowRun(cohort, config, workdir, result.stdout + result.stderr)
 
 
 def trained_cll(shared_data: Path, outfile: Path, **clinical):

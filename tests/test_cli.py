@@ -99,3 +99,35 @@ def test_simulate_refuses_bad_arguments(tmp_path):
     (tmp_path / "full" / "file").write_text("")
     result = run("simulate", "--out", tmp_path / "full")
     assert result.returncode == 2 and "not an empty folder" in result.stderr
+
+
+def test_run_help_says_what_it_adds():
+    result = run("run", "--help")
+    assert result.returncode == 0
+    assert "lock left by a killed run" in result.stdout and "valid YAML" in result.stdout
+
+
+def test_a_stale_lock_is_removed_only_when_no_snakemake_works_in_the_folder(tmp_path):
+    import shutil
+    import time
+
+    from oncofactor.run_workflow import remove_stale_lock
+
+    assert remove_stale_lock(tmp_path) == ""
+    locks = tmp_path / ".snakemake" / "locks"
+    locks.mkdir(parents=True)
+    (locks / "0.input.lock").write_text("results/a.parquet\n")
+    # A live process called snakemake working in the folder (a copy of `sleep` under that name).
+    fake = tmp_path / "bin" / "snakemake"
+    fake.parent.mkdir()
+    shutil.copy(shutil.which("sleep"), fake)
+    process = subprocess.Popen([str(fake), "30"], cwd=tmp_path)
+    try:
+        time.sleep(0.2)
+        assert f"Snakemake process {process.pid} works in" in remove_stale_lock(tmp_path)
+        assert (locks / "0.input.lock").exists()
+    finally:
+        process.kill()
+        process.wait()
+    assert "removed the lock a stopped run left" in remove_stale_lock(tmp_path)
+    assert not list(locks.glob("*.lock"))

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import random
 import shutil
+import signal
 import subprocess
+from pathlib import Path
 
 import anndata as ad
 import mudata
+import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from conftest import BIN, REPO
 from oncofactor.simulate import SimulationParams, simulate_cohort
@@ -39,12 +45,20 @@ def test_dry_run_of_the_example_config(tmp_path):
 
 def test_local_runs_use_the_default_profile(tmp_path):
     run_recipe = (REPO / "Makefile").read_text().split("\nrun:")[1].split("\n\n")[0]
-    assert "snakemake --workflow-profile workflow/profiles/default" in run_recipe
+    assert "oncofactor run" in run_recipe
     simulate_cohort(SimulationParams(), tmp_path / "resources" / "example_cohort")
-    profile = REPO / "workflow/profiles/default"
-    result = snakemake("-n", "--workflow-profile", profile, "--configfile", REPO / "config" / "config.yaml", cwd=tmp_path)
+    command = [str(BIN / "oncofactor"), "run", "-n", "--configfile", str(REPO / "config" / "config.yaml")]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert f"workflow specific profile {profile}" in result.stdout + result.stderr
+    assert f"workflow specific profile {REPO / 'workflow/profiles/default'}" in result.stdout + result.stderr
+
+
+def test_a_malformed_config_is_named_with_its_line(tmp_path):
+    (tmp_path / "my.yaml").write_text("clinical:\n  path: clinical.tsv\n   id_column: patient\n")
+    result = subprocess.run([str(BIN / "oncofactor"), "run", "--configfile", "my.yaml"], capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip() == "oncofactor run: my.yaml, line 3, column 13: not valid YAML (mapping values are not allowed here); fix the file and run again"
+    assert not (tmp_path / ".snakemake").exists()
 
 
 def test_a_user_config_stands_alone(small_cohort, tmp_path):
@@ -83,12 +97,8 @@ def test_a_user_config_stands_alone(small_cohort, tmp_path):
     assert "feature_set_enrichment" in result.stdout
 
 
-def test_run_writes_every_stage(cohort, tmp_path):
-    workdir = tmp_path / "run"
-    workdir.mkdir()
-    cohort.raw_config["mofa"] = {"factors": 4, "restarts": 2, "resamples": 2, "resample_restarts": 2, "null_fits": 1}
-    result = snakemake("--configfile", cohort.write_config(), cwd=workdir)
-    assert result.returncode == 0, result.stderr
+def test_run_writes_every_stage(small_run, tmp_path):
+    cohort, workdir = small_run.cohort, small_run.workdir
     samples = pd.read_parquet(workdir / "results/inputs/samples.parquet")
     sheet = cohort.read("samples.tsv")
     assert list(samples["sample_id"]) == list(sheet["sample_id"])
@@ -136,14 +146,16 @@ def test_run_writes_every_stage(cohort, tmp_path):
     assert scores["Factor1"].corr(trained["Factor1"]) > 0.9
 
     # Training again in new processes gives the same values.
-    result = snakemake("--configfile", cohort.write_config(), "--forcerun", "mofa_restart", cwd=workdir)
+    result = snakemake("--configfile", small_run.config, "--forcerun", "mofa_restart", cwd=workdir)
     assert result.returncode == 0, result.stderr
     for name in tables:
         pd.testing.assert_frame_equal(pd.read_parquet(workdir / f"results/mofa/{name}.parquet"), first[name])
 
     # Changing a MOFA option reruns MOFA only, not the harmonization before it.
-    cohort.raw_config["mofa"]["factors"] = 3
-    result = snakemake("-n", "--configfile", cohort.write_config(), cwd=workdir)
+    changed = yaml.safe_load(small_run.config.read_text())
+    changed["mofa"]["factors"] = 3
+    (tmp_path / "changed.yaml").write_text(yaml.safe_dump(changed))
+    result = snakemake("-n", "--configfile", tmp_path / "changed.yaml", cwd=workdir)
     assert result.returncode == 0, result.stderr
     assert "mofa_restart" in result.stdout and "mofa_model" in result.stdout
     for rule in ("harmonize_sample", "gene_map", "views", "validated_inputs"):
@@ -192,3 +204,43 @@ def test_patient_level_tables_alone_run_to_the_report(small_cohort, tmp_path):
     assert "No sample sheet" in (tmp_path / "results/report/oncofactor_report.html").read_text()
     factors = pd.read_parquet(tmp_path / "results/mofa/factors.parquet")
     assert set(factors["sample"]) == set(pd.read_csv(small_cohort / "mutations.tsv", sep="\t").iloc[:, 0])
+
+
+def _same_outputs(first: Path, second: Path) -> list[str]:
+    """The Parquet, h5ad and h5mu files under results/ of both runs, each compared by value."""
+    names = sorted(str(p.relative_to(first)) for p in (first / "results").rglob("*") if p.suffix in (".parquet", ".h5ad", ".h5mu"))
+    assert names == sorted(str(p.relative_to(second)) for p in (second / "results").rglob("*") if p.suffix in (".parquet", ".h5ad", ".h5mu"))
+    for name in names:
+        if name.endswith(".parquet"):
+            pd.testing.assert_frame_equal(pd.read_parquet(first / name), pd.read_parquet(second / name), obj=name)
+            continue
+        read = mudata.read_h5mu if name.endswith(".h5mu") else ad.read_h5ad
+        a, b = read(first / name), read(second / name)
+        for x, y in ([(a, b)] if name.endswith(".h5ad") else [(a.mod[k], b.mod[k]) for k in a.mod]):
+            left, right = (m.X.toarray() if hasattr(m.X, "toarray") else np.asarray(m.X) for m in (x, y))
+            np.testing.assert_array_equal(left, right, err_msg=name)
+            pd.testing.assert_frame_equal(x.obs, y.obs, obj=name)
+            pd.testing.assert_frame_equal(x.var, y.var, obj=name)
+    return names
+
+
+def test_a_killed_run_resumes_to_the_same_outputs(small_run, tmp_path):
+    # A random job, reproducible from the failure message.
+    seed = random.SystemRandom().randrange(1_000_000)
+    kill_after = random.Random(seed).randint(1, small_run.console.count("Finished jobid") - 1)
+    command = [str(BIN / "oncofactor"), "run", "--cores", "2", "--configfile", str(small_run.config)]
+    process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    finished = 0
+    for line in process.stdout:
+        finished += line.startswith("Finished jobid")
+        if finished == kill_after:
+            os.killpg(process.pid, signal.SIGKILL)
+            break
+    process.wait()
+    assert finished == kill_after, f"seed {seed}: the run ended after {finished} jobs"
+    assert list((tmp_path / ".snakemake/locks").glob("*.lock")), f"seed {seed}: the killed run left no lock"
+
+    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, f"seed {seed} (killed after job {kill_after}): {result.stderr[-3000:]}"
+    assert "removed the lock a stopped run left" in result.stderr
+    assert len(_same_outputs(small_run.workdir, tmp_path)) > 50

@@ -49,7 +49,7 @@ def _run_simulate(args: argparse.Namespace) -> int:
 
 def _run_validate(args: argparse.Namespace) -> int:
     from oncofactor.config import ConfigError, load_config
-    from oncofactor.validation import validate_inputs
+    from oncofactor.validation import factor_count_warning, validate_inputs
 
     try:
         config = load_config(args.config)
@@ -59,6 +59,9 @@ def _run_validate(args: argparse.Namespace) -> int:
     result = validate_inputs(config, samples=args.samples, clinical=args.clinical, ctc=args.ctc)
     for problem in result.problems:
         print(problem, file=sys.stderr)
+    factors = factor_count_warning(config, result)
+    if factors:
+        print(f"WARNING: {args.config}: {factors}", file=sys.stderr)
     if result.errors:
         print(f"{len(result.errors)} error(s), {len(result.warnings)} warning(s): fix the errors above and run again.", file=sys.stderr)
         return 1
@@ -71,7 +74,7 @@ def _run_validate(args: argparse.Namespace) -> int:
         sample_summary = ", no sample sheet"
     ctc = f", {len(result.ctc)} CTC blood draws" if result.ctc is not None else ""
     views = "".join(f", view {name} ({len(p)} patients)" for name, p in result.view_patients.items())
-    print(f"OK: {len(result.clinical)} patients{sample_summary}{ctc}{views}; {len(result.warnings)} warning(s).")
+    print(f"OK: {len(result.clinical)} patients{sample_summary}{ctc}{views}; {len(result.warnings) + bool(factors)} warning(s).")
     return 0
 
 
@@ -226,10 +229,28 @@ def build_parser() -> argparse.ArgumentParser:
     projection.add_argument("--group", help="training group whose feature means centre the new patients (default: the mean over groups)")
     projection.add_argument("--out", required=True, type=Path, help="Parquet file to write: sample, factor, value")
     projection.set_defaults(run=_run_project)
+
+    commands.add_parser(
+        "run",
+        help="run the workflow (Snakemake), after checking the config files and removing a stale lock",
+        description=(
+            "oncofactor run [SNAKEMAKE ARGUMENTS]: Snakemake with this checkout's Snakefile and local profile "
+            "(unless --snakefile, --profile or --workflow-profile are given) and the arguments given, e.g. "
+            "`oncofactor run --configfile my.yaml --cores 8`. First every --configfile is checked to be valid YAML "
+            "(file, line and column named), and a lock left by a killed run is removed when no Snakemake process "
+            "of this machine works in the folder."
+        ),
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["run"] and argv[1:2] not in (["-h"], ["--help"]):
+        # Everything after `run` is Snakemake's: argparse would take its options for ours.
+        from oncofactor.run_workflow import run
+
+        return run(argv[1:])
     args = build_parser().parse_args(argv)
     return args.run(args)
 

@@ -16,13 +16,14 @@ from typing import Mapping
 import anndata as ad
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from oncofactor.celltypes import UNASSIGNED, annotate
 from oncofactor.doublets import detect_doublets
 from oncofactor.genes import build_gene_map, classify_features, detect_species, harmonize_genes, read_annotation
 from oncofactor.notices import LEFT_OUT, WARNING, Notice
 from oncofactor.qc import failed_rules, log_normalize, qc_failures, qc_metrics
-from oncofactor.sample_readers import read_sample, read_sample_features, text_value
+from oncofactor.sample_readers import READ_ERRORS, SampleReadError, read_sample, read_sample_features, text_value
 
 QC_COLUMNS = [
     "sample_id", "barcode", "modality", "n_counts", "n_genes", "pct_mito",
@@ -40,7 +41,14 @@ def cohort_gene_map(samples: pd.DataFrame, config: dict) -> pd.DataFrame:
     # Samples aligned to one reference list the same features: classify each list once.
     by_feature_list: dict[tuple, pd.DataFrame] = {}
     for sample in samples.to_dict("records"):
-        features = read_sample_features(sample, config)
+        try:
+            features = read_sample_features(sample, config)
+        except (SampleReadError, *READ_ERRORS) as error:
+            if config["on_sample_error"] == "stop":
+                raise
+            # Validation forecast the sample as left out; its job drops it with the reason.
+            logger.warning("sample %s: features not read (%s: %s); the sample will be left out", sample["sample_id"], type(error).__name__, error)
+            continue
         key = (tuple(features["gene_id"]), tuple(features["gene_symbol"]))
         if key not in by_feature_list:
             by_feature_list[key] = classify_features(features)[0]
@@ -154,9 +162,38 @@ def harmonize_sample(
     raw: the sample as `read_sample` returns it, when the caller has read it already (to time the read).
     cohort_species: the species of the cohort (genes.cohort_species); a sample of another one is left
     out unless genes.allow_mixed_species.
+    A file that cannot be read as counts (SampleReadError) is raised with on_sample_error: stop; with
+    drop the sample is left out, with no observation and the error as its reason.
     """
+    if raw is None:
+        raw, error = read_or_leave_out(sample, config)
+        if raw is None:
+            return unreadable_sample(sample, config, gene_map, error)
+    return _harmonize(sample, config, gene_map, raw, cohort_species, left_out="")
+
+
+def read_or_leave_out(sample: Mapping, config: dict) -> tuple[ad.AnnData | None, str]:
+    """The sample's counts (`read_sample`) and ''; or, when its file cannot be read as counts, None
+    and why with on_sample_error: drop (SampleReadError raised with stop)."""
+    try:
+        return read_sample(sample, config), ""
+    except SampleReadError as error:
+        if config["on_sample_error"] == "stop":
+            raise
+        return None, str(error)
+
+
+def unreadable_sample(sample: Mapping, config: dict, gene_map: pd.DataFrame, error: str) -> HarmonizedSample:
+    """A sample left out (on_sample_error: drop) because its file cannot be read as counts: the
+    outputs of a sample with no observation, `error` as the reason."""
+    empty = ad.AnnData(X=sp.csr_matrix((0, 0), dtype=np.float32))
+    for column in ("gene_id", "gene_symbol"):
+        empty.var[column] = pd.Series([], dtype=object)
+    return _harmonize(sample, config, gene_map, empty, None, left_out=f"its file cannot be read as counts: {error}")
+
+
+def _harmonize(sample: Mapping, config: dict, gene_map: pd.DataFrame, raw: ad.AnnData, cohort_species: str | None, left_out: str) -> HarmonizedSample:
     modality, sample_id = sample["modality"], sample["sample_id"]
-    raw = read_sample(sample, config) if raw is None else raw
     notes = list(raw.uns.get("oncofactor_notes", []))
     notices: list[Notice] = []
     features, feature_notes = classify_features(raw.var)
@@ -165,13 +202,14 @@ def harmonize_sample(
     namespace = config["genes"]["namespace"]
     adata, genes = harmonize_genes(raw, namespace, gene_map, features)
     genes.insert(0, "sample_id", sample_id)
-    dropped_genes = int(genes["action"].str.startswith("dropped").sum())
+    dropped_genes = int(genes["action"].astype(str).str.startswith("dropped").sum())
     if dropped_genes:
         notes.append(f"{dropped_genes} of {len(genes)} features dropped: no {namespace} identifier known")
 
-    dropped = ""
-    fix = ""
-    if cohort_species not in (None, "unknown") and species not in ("unknown", cohort_species) and not config["genes"]["allow_mixed_species"]:
+    dropped, fix = "", ""
+    if left_out:
+        dropped, fix = left_out, "fix or replace the file (see the reason), or remove the sample from the sample sheet"
+    elif cohort_species not in (None, "unknown") and species not in ("unknown", cohort_species) and not config["genes"]["allow_mixed_species"]:
         dropped = f"its genes are {species}, the cohort's {cohort_species}"
         fix = "remove it from the sample sheet, or set genes.allow_mixed_species: true to integrate it without shared genes"
     elif adata.n_vars == 0:

@@ -114,7 +114,21 @@ def _check_10x_mtx(path: Path) -> list[str]:
         missing.append("barcodes.tsv[.gz]")
     if not _first_existing(path, ("features.tsv", "features.tsv.gz", "genes.tsv", "genes.tsv.gz")):
         missing.append("features.tsv[.gz] or genes.tsv")
-    return [f"Cell Ranger matrix folder lacks {', '.join(missing)}"] if missing else []
+    if missing:
+        return [f"Cell Ranger matrix folder lacks {', '.join(missing)}"]
+    return [problem for file in sorted(path.glob("*.gz")) if (problem := gzip_problem(file))]
+
+
+def gzip_problem(path: Path) -> str | None:
+    """Why `path` is not a whole gzip stream (None when it is), read to the end: a truncated or
+    corrupted copy often opens and shows its first lines, and fails only when a job reads on."""
+    try:
+        with gzip.open(path, "rb") as handle:
+            while handle.read(1 << 22):
+                pass
+    except (OSError, EOFError, zlib.error) as error:
+        return f"{path.name} is not a whole gzip stream ({error}): the file is truncated or corrupted; copy it again from its source"
+    return None
 
 
 def _check_h5ad(path: Path, need_spatial: bool) -> list[str]:
@@ -172,7 +186,8 @@ def _check_csv(path: Path) -> list[str]:
         return [f"cannot be read as text ({error})"]
     if not header.strip():
         return ["count table is empty"]
-    return []
+    problem = gzip_problem(path) if path.name.lower().endswith(".gz") else None
+    return [problem] if problem else []
 
 
 def check_format(path: Path, file_format: str, modality: str) -> list[str]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import json
+import zlib
 from pathlib import Path
 from typing import Mapping
 
@@ -22,12 +23,16 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from oncofactor.sample_formats import visium_outs, visium_positions
+from oncofactor.sample_formats import check_format, visium_outs, visium_positions
 from oncofactor.user_tables import read_table_as_text
 
 
 class SampleReadError(Exception):
     """A sample could not be read as counts; the message says what was found and what to do."""
+
+
+# What reading a truncated, corrupted or foreign file raises (h5py, gzip, pandas, anndata).
+READ_ERRORS = (OSError, EOFError, zlib.error, ValueError, KeyError)
 
 
 def _text(values) -> list[str]:
@@ -134,6 +139,8 @@ CHECKED_VALUES = 200_000
 def _whole_and_non_negative(values: np.ndarray) -> tuple[bool, str]:
     if values.size == 0:
         return True, ""
+    if not np.isfinite(values).all():
+        return False, f"{int((~np.isfinite(values)).sum())} missing or infinite values (NaN, inf)"
     if np.any(values < 0):
         return False, f"negative values (minimum {values.min():.3g})"
     fractional = values[np.abs(values - np.round(values)) > 1e-6]
@@ -260,7 +267,8 @@ def read_visium(path: str | Path) -> ad.AnnData:
     positions = positions.set_index("barcode")
     missing = adata.obs_names.difference(positions.index)
     if len(missing):
-        raise SampleReadError(f"{positions_file}: {len(missing)} barcodes of the matrix have no position (e.g. {missing[0]})")
+        raise SampleReadError(f"{positions_file}: {len(missing)} barcodes of the matrix have no position (e.g. {missing[0]}); "
+                              "give the positions file of the same Space Ranger run as the matrix")
     positions = positions.loc[adata.obs_names]
     adata = adata[positions["in_tissue"].to_numpy() == 1].copy()
     positions = positions.loc[adata.obs_names]
@@ -459,7 +467,50 @@ def read_sample(sample: Mapping, config: dict) -> ad.AnnData:
     For single-CTC samples with `ctc.patient_column` set, only the cells of the sample's patient are
     kept when the table or its cell metadata names the cells' patients (one table may hold several
     patients' cells); SampleReadError when the metadata lacks the column or names no cell of the patient.
+    Raises SampleReadError, naming the file, when it cannot be read to the end (truncated or corrupted)
+    or its matrix fails `check_counts`.
     """
+    path, file_format = Path(sample["path"]), sample["format"]
+    # The light checks validation made: a job refuses what validation refused (or, under
+    # on_sample_error: drop, forecast as left out).
+    problems = check_format(path, file_format, sample["modality"])
+    if problems:
+        raise SampleReadError(f"{path} ({file_format}) {problems[0]}")
+    try:
+        problem = counts_problem(sample, config)
+        if problem:
+            raise SampleReadError(f"{path}: {problem}")
+        adata = _read_sample(sample, config)
+    except READ_ERRORS as error:
+        raise SampleReadError(
+            f"{sample['path']}: cannot be read to the end ({type(error).__name__}: {error}); the file is truncated or "
+            "corrupted: copy it again from its source"
+        ) from error
+    # Expected counts (RSEM, as single-cell tables often hold) are fractional; the 10x and AnnData
+    # formats hold UMI counts.
+    check_counts(adata, sample["path"], whole=sample["format"] != "csv")
+    return adata
+
+
+def check_counts(adata: ad.AnnData, path, whole: bool) -> None:
+    """Raise SampleReadError, naming `path`, when the matrix read from it is not a sample's counts:
+    no observation or no feature, a barcode twice, or values (all of them, not a sample) that are
+    missing, infinite, negative or, with `whole`, fractional."""
+    if adata.n_obs == 0 or adata.n_vars == 0:
+        raise SampleReadError(f"{path}: the matrix has {adata.n_obs} barcodes and {adata.n_vars} features; give the sample's "
+                              "filtered matrix, or remove the sample from the sample sheet")
+    duplicated = adata.obs_names[adata.obs_names.duplicated()]
+    if len(duplicated):
+        raise SampleReadError(f"{path}: {len(duplicated)} barcode(s) appear more than once (e.g. '{duplicated[0]}'); a matrix names "
+                              "each barcode once: give the file as Cell Ranger wrote it")
+    values = adata.X.data if sp.issparse(adata.X) else np.asarray(adata.X).ravel()
+    ok, problem = _whole_and_non_negative(values if whole else np.round(values))
+    if not ok:
+        expected = "raw UMI counts" if whole else "raw or expected counts, never negative"
+        raise SampleReadError(f"{path}: the matrix holds {problem}; it must hold {expected}")
+
+
+def _read_sample(sample: Mapping, config: dict) -> ad.AnnData:
     path, file_format = sample["path"], sample["format"]
     if file_format == "10x_h5":
         return read_10x_h5(path, genome=_genome(sample, config))
@@ -502,30 +553,63 @@ def read_sample_features(sample: Mapping, config: dict) -> pd.DataFrame:
     raise ValueError(f"unknown format {file_format!r}")
 
 
+def _barcodes_problem(barcodes: list[str], name: str) -> str | None:
+    seen = pd.Index(barcodes)
+    duplicated = seen[seen.duplicated()]
+    if len(duplicated):
+        return f"{name}: {len(duplicated)} barcode(s) appear more than once (e.g. '{duplicated[0]}'); give the matrix as Cell Ranger wrote it"
+    return None
+
+
 def _h5_counts_problem(path: Path, genome: str | None) -> str | None:
     with h5py.File(path, "r") as handle:
-        group = _h5_matrix_group(handle, path, genome)[0]
+        group, gene_ids = _h5_matrix_group(handle, path, genome)[:2]
+        n_genes, n_cells = (int(n) for n in group["shape"][:])
+        barcodes = _text(group["barcodes"][:])
+        sizes = {"barcodes": (len(barcodes), n_cells), "features": (len(gene_ids), n_genes), "indptr": (len(group["indptr"]), n_cells + 1)}
+        wrong = [f"{key} has {found} entries where its shape ({n_genes} x {n_cells}) needs {needed}" for key, (found, needed) in sizes.items() if found != needed]
+        if wrong:
+            return f"{path.name} is inconsistent: {'; '.join(wrong)}; the file is damaged or was written by another tool: export it again"
+        if n_cells == 0:
+            return f"{path.name} holds no barcodes; give the sample's filtered matrix, or remove the sample from the sample sheet"
         ok, problem = _whole_and_non_negative(np.asarray(group["data"][:CHECKED_VALUES]))
-    return None if ok else f"{path.name} holds {problem}; Cell Ranger files hold raw UMI counts"
+    if not ok:
+        return f"{path.name} holds {problem}; Cell Ranger files hold raw UMI counts"
+    return _barcodes_problem(barcodes, path.name)
 
 
 def _mtx_counts_problem(folder: Path) -> str | None:
     matrix = _first(folder, ("matrix.mtx.gz", "matrix.mtx"))
+    barcodes_file = _first(folder, ("barcodes.tsv.gz", "barcodes.tsv"))
+    with _open_text(barcodes_file) as handle:
+        barcodes = [line.rstrip("\r\n").split("\t")[0] for line in handle if line.strip()]
+    n_features = len(_mex_features(folder)[0])
     with _open_text(matrix) as handle:
         header = handle.readline()
-        if "integer" in header.lower():
-            return None
-        values = []
+        integer = "integer" in header.lower()
+        size, values = None, []
         for line in handle:
             if line.startswith("%"):
                 continue
             fields = line.split()
+            if size is None:
+                size = tuple(int(float(f)) for f in fields[:2])
+                continue
+            if integer:
+                break
             if len(fields) == 3:
                 values.append(float(fields[2]))
-            if len(values) > CHECKED_VALUES:
+            if len(values) >= CHECKED_VALUES:
                 break
-    ok, problem = _whole_and_non_negative(np.asarray(values[1:]))  # the first entry is the matrix size
-    return None if ok else f"{matrix.name} holds {problem}; a MEX folder holds raw UMI counts"
+    if size is not None and size != (n_features, len(barcodes)):
+        return (f"{matrix.name} is {size[0]} features x {size[1]} barcodes but the folder lists {n_features} features and "
+                f"{len(barcodes)} barcodes; the files come from different runs or one is damaged: export the folder again")
+    if not barcodes:
+        return f"{barcodes_file.name} lists no barcodes; give the sample's filtered matrix, or remove the sample from the sample sheet"
+    ok, problem = _whole_and_non_negative(np.asarray(values))
+    if not ok:
+        return f"{matrix.name} holds {problem}; a MEX folder holds raw UMI counts"
+    return _barcodes_problem(barcodes, barcodes_file.name)
 
 
 # A count table whose sampled non-zero values are nearly all fractional and all below this is logged

@@ -22,6 +22,7 @@ from oncofactor.clinical import response_levels
 from oncofactor.genes import build_gene_map, classify_features, cohort_species, detect_species, gene_identifiers, read_annotation
 from oncofactor.sample_formats import FORMATS_BY_MODALITY, cellranger_matrix, check_format, detect_format
 from oncofactor.sample_readers import (
+    READ_ERRORS,
     SampleReadError,
     cell_metadata,
     count_table_layout,
@@ -91,13 +92,15 @@ class ValidatedInputs:
     clinical: one row per patient, `patient_id` first; numeric and survival columns as float,
     survival_event as 0/1 float (NaN when missing), the rest as text.
     ctc: one row per blood draw with blood_volume_ml filled in from the config default.
-    views: per extra view name, the patients it holds.
+    views: per extra view name, the patients it holds. patients_with_data: the clinical table's
+    patients with a sample, a CTC draw or a row of an extra view.
     """
 
     samples: pd.DataFrame | None = None
     clinical: pd.DataFrame | None = None
     ctc: pd.DataFrame | None = None
     view_patients: dict[str, list[str]] = field(default_factory=dict)
+    patients_with_data: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -364,7 +367,7 @@ def _validate_samples(path: Path, config: dict, found: _Collector, content: bool
             continue
         format_problems = check_format(location, file_format, row["modality"])
         for problem in format_problems:
-            found.error(path, f"'{row['path']}' ({file_format}) {problem}", line, "path")
+            _sample_fault(found, config, path, f"'{row['path']}' ({file_format}) {problem}", line, row["sample_id"])
         record = {**row, "path": str(location), "format": file_format, "line": line}
         if "cell_metadata" in row:
             record["cell_metadata"] = _check_cell_metadata(row, base, path, line, config["ctc"], found)
@@ -394,11 +397,11 @@ def _check_sample_contents(records: list[dict], config: dict, path: Path, found:
                 by_file[key] = (problem, features, detect_species(features), notes)
             except SampleReadError as error:
                 by_file[key] = (_without_path(str(error), record["path"]), None, "unknown", [])
-            except (OSError, ValueError, KeyError, EOFError, zlib.error, pd.errors.ParserError) as error:
+            except READ_ERRORS as error:
                 by_file[key] = (f"cannot be read ({type(error).__name__}: {error})", None, "unknown", [])
         problem, features, species, notes = by_file[key]
         if problem:
-            found.error(path, f"'{record['path']}': {problem}", record["line"], "path")
+            _sample_fault(found, config, path, f"'{record['path']}': {problem}", record["line"], record["sample_id"])
             continue
         record["species"], record["features"] = species, features
         for note in notes:
@@ -406,6 +409,15 @@ def _check_sample_contents(records: list[dict], config: dict, path: Path, found:
         _check_patient_cells(record, config, path, found)
     _check_species(records, config, path, found)
     _check_gene_names(records, config, path, found)
+
+
+def _sample_fault(found: _Collector, config: dict, path: Path, message: str, line: int, sample_id: str) -> None:
+    """A sample whose file cannot be read as counts: an error with on_sample_error: stop, else a
+    warning that the sample will be left out (its job finds the same fault and drops it)."""
+    if config["on_sample_error"] == "stop":
+        found.error(path, f"{message} (or set on_sample_error: drop to leave the sample out)", line, "path")
+    else:
+        found.warning(path, f"{message}; the sample will be left out (on_sample_error: drop)", line, "path", sample_id, forecast=True)
 
 
 def _check_patient_cells(record: dict, config: dict, path: Path, found: _Collector) -> None:
@@ -667,9 +679,23 @@ def validate_inputs(
                 first_line,
                 config["clinical"]["id_column"],
             )
+        result.patients_with_data = sorted(with_data & clinical_ids)
         result.clinical = clinical_table.reset_index(drop=True)
     result.problems = found.problems
     return result
+
+
+def factor_count_warning(config: dict, result: ValidatedInputs) -> str:
+    """Why MOFA cannot train mofa.factors factors on these patients ('' when it can). mofapy2 starts
+    from a PCA of the patients, which has fewer components than patients; the MOFA jobs then train
+    fewer (oncofactor.mofa.trainable_factors) and record it. Not part of `validate_inputs`: the
+    validation job must not depend on the MOFA settings, or changing them would rerun everything."""
+    patients, requested = len(result.patients_with_data), config["mofa"]["factors"]
+    if not 0 < patients <= requested:
+        return ""
+    allowed = max(1, patients - 1)
+    return (f"mofa.factors = {requested}, but {patients} patients have data, which allow at most {allowed}: MOFA will "
+            f"train {allowed} (the refits on subsets of patients fewer); set mofa.factors to at most {allowed} to say so in the config")
 
 
 def write_validated_inputs(config: dict, outputs) -> ValidatedInputs:

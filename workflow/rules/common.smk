@@ -21,10 +21,11 @@ sys.path.insert(0, SRC)
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")]))
 
 from oncofactor.config import ConfigError, check_config, named_tables
+from oncofactor.job_log import failed_job_lines
 from oncofactor.notices import run_summary
 from oncofactor.sample_readers import text_value
 from oncofactor.provenance import write_run_record
-from oncofactor.validation import SAMPLE_COLUMNS, validate_inputs
+from oncofactor.validation import SAMPLE_COLUMNS, factor_count_warning, validate_inputs
 
 try:
     config.update(check_config(config, source="config"))
@@ -36,6 +37,9 @@ except ConfigError as error:
 INPUTS = validate_inputs(config, content=workflow.is_main_process)
 for problem in INPUTS.warnings:
     logger.warning(str(problem))
+FEWER_FACTORS = factor_count_warning(config, INPUTS)
+if FEWER_FACTORS and workflow.is_main_process:
+    logger.warning(f"WARNING: {FEWER_FACTORS}")
 if INPUTS.errors:
     raise WorkflowError(
         f"{len(INPUTS.errors)} error(s) in the inputs; nothing was run. Fix them and run again:\n"

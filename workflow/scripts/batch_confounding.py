@@ -5,10 +5,11 @@ import logging
 import pandas as pd
 
 from oncofactor.batch_confounding import batch_confounding
+from oncofactor.job_log import start_job
 from oncofactor.notices import notices_table
 from oncofactor.result_files import write_parquet
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+start_job(snakemake)
 config = snakemake.params.settings
 table, notices = batch_confounding(
     pd.read_parquet(snakemake.input.samples), pd.read_parquet(snakemake.input.clinical), config["clinical"], config["batch"]["confounding_alpha"],

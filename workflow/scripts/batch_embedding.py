@@ -6,10 +6,11 @@ import anndata as ad
 import pandas as pd
 
 from oncofactor.batch import batch_embedding, subsample
+from oncofactor.job_log import start_job
 from oncofactor.notices import notices_table
 from oncofactor.result_files import write_parquet
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+start_job(snakemake)
 config = snakemake.params.settings
 adatas = []
 for path in snakemake.input:

@@ -6,9 +6,10 @@ import pandas as pd
 
 from oncofactor.clinical import associations, factor_matrix
 from oncofactor.factor_support import supported_factors
+from oncofactor.job_log import start_job
 from oncofactor.result_files import write_parquet
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+start_job(snakemake)
 config = snakemake.params.settings
 factors = supported_factors(factor_matrix(pd.read_parquet(snakemake.input.factors)), pd.read_parquet(snakemake.input.support))
 table = associations(factors, pd.read_parquet(snakemake.input.clinical), config)

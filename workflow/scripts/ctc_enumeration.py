@@ -2,8 +2,10 @@
 
 import pandas as pd
 
-from oncofactor.result_files import write_parquet
 from oncofactor.ctc_burden import ctc_per_standard_volume
+from oncofactor.job_log import start_job
+from oncofactor.result_files import write_parquet
 
+start_job(snakemake)
 table = ctc_per_standard_volume(pd.read_parquet(snakemake.input[0]))
 write_parquet(table, snakemake.output[0], snakemake.params.settings)

@@ -7,11 +7,12 @@ import pandas as pd
 
 from oncofactor.clinical import factor_matrix
 from oncofactor.factor_support import best_refits, factor_support, technical_covariates
+from oncofactor.job_log import start_job
 from oncofactor.mofa import best_restart, read_model
 from oncofactor.notices import LEFT_OUT, WARNING, Notice, notices_table
 from oncofactor.result_files import write_parquet
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+start_job(snakemake)
 config = snakemake.params.settings
 factors = factor_matrix(pd.read_parquet(snakemake.input.factors))
 variance = pd.read_parquet(snakemake.input.variance).query("factor != 'total'")

@@ -8,11 +8,12 @@ import pandas as pd
 from oncofactor.clinical import factor_matrix
 from oncofactor.factor_support import supported_factors
 from oncofactor.genesets import enrichment, read_gmt, untested_sets
+from oncofactor.job_log import start_job
 from oncofactor.mofa import model_residuals, training_data
 from oncofactor.notices import notices_table
 from oncofactor.result_files import write_parquet
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+start_job(snakemake)
 config = snakemake.params.settings
 settings = config["feature_sets"]
 gene_sets = {path: read_gmt(path)[0] for path in settings["gmt"]}  # validated before the run started

@@ -12,10 +12,11 @@ from oncofactor.harmonize import (
     lost_modalities,
     low_depth_samples,
 )
+from oncofactor.job_log import start_job
 from oncofactor.notices import notices_table, read_notices
 from oncofactor.result_files import write_parquet
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+start_job(snakemake)
 config = snakemake.params.settings
 samples = pd.read_parquet(snakemake.input.samples)
 dropped = {}

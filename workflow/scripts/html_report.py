@@ -6,9 +6,10 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from oncofactor.job_log import start_job
 from oncofactor.report import build_report
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+start_job(snakemake)
 captions = Path(snakemake.params.captions)
 figures = {Path(path).stem: (path, (captions / f"{Path(path).stem}.rst").read_text().strip()) for path in snakemake.input.figures}
 names = ["coverage", "qc", "factor_support", "associations", "strata_selection", "strata_logrank", "response_prediction",

@@ -1,14 +1,13 @@
 """MEFISTO on one spatial section: spatially smooth factors and their smoothness."""
 
-import logging
-
 import anndata as ad
 from threadpoolctl import threadpool_limits
 
+from oncofactor.job_log import start_job
 from oncofactor.result_files import write_parquet
 from oncofactor.mefisto import smooth_factors
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+start_job(snakemake)
 settings = snakemake.params.settings
 with threadpool_limits(limits=1):
     factors, smoothness = smooth_factors(ad.read_h5ad(snakemake.input[0]), settings["mefisto"], snakemake.output.model)

@@ -6,6 +6,7 @@ import shutil
 import mudata
 
 from oncofactor.clinical import factor_matrix
+from oncofactor.job_log import start_job
 from oncofactor.result_files import write_parquet
 from oncofactor.mofa import (
     add_to_mudata,
@@ -20,7 +21,7 @@ from oncofactor.mofa import (
 )
 from oncofactor.notices import WARNING, Notice, notices_table
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+start_job(snakemake)
 config = snakemake.params.settings
 settings = config["mofa"]
 models = [read_model(path) for path in snakemake.input.restarts]

@@ -7,9 +7,10 @@ import logging
 from threadpoolctl import threadpool_limits
 
 from oncofactor.factor_support import permute_patients, resample_patients
+from oncofactor.job_log import start_job
 from oncofactor.mofa import train, training_data
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+start_job(snakemake)
 settings = snakemake.params.settings["mofa"]
 data = training_data(snakemake.input[0], settings)
 kind, index = snakemake.params.kind, int(snakemake.wildcards.index)

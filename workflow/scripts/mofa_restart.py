@@ -1,12 +1,11 @@
 """One seeded MOFA+ training run on the patient-level views."""
 
-import logging
-
 from threadpoolctl import threadpool_limits
 
+from oncofactor.job_log import start_job
 from oncofactor.mofa import train, training_data
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+start_job(snakemake)
 settings = snakemake.params.settings["mofa"]
 data = training_data(snakemake.input[0], settings)
 # One BLAS thread per job: measured faster for MOFA than two, and restarts run side by side.

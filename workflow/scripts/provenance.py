@@ -4,10 +4,11 @@ import logging
 
 import yaml
 
+from oncofactor.job_log import start_job
 from oncofactor.result_files import write_parquet
 from oncofactor.provenance import checksums, input_files, package_versions, pipeline_version
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+start_job(snakemake)
 config = snakemake.params.settings
 with open(snakemake.output.config, "w") as handle:
     yaml.safe_dump(config, handle, sort_keys=False)

@@ -6,8 +6,9 @@ import pandas as pd
 
 from oncofactor import report
 from oncofactor.clinical import factor_matrix
+from oncofactor.job_log import start_job
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+start_job(snakemake)
 config = snakemake.params.settings
 columns = config["clinical"]
 tables = {name: pd.read_parquet(path) for name, path in snakemake.input.items()}

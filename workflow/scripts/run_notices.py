@@ -2,10 +2,11 @@
 
 import logging
 
+from oncofactor.job_log import start_job
 from oncofactor.notices import LEFT_OUT, read_notices
 from oncofactor.result_files import write_parquet
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+start_job(snakemake)
 table = read_notices(snakemake.input)
 write_parquet(table, snakemake.output[0], snakemake.params.settings)
 logging.info("%d notices (%d left out)", len(table), int((table["outcome"] == LEFT_OUT).sum()))

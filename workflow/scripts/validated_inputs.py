@@ -1,8 +1,8 @@
 """Write the validated, typed input tables as Parquet (see oncofactor.validation.ValidatedInputs)."""
 
-import logging
-
+from oncofactor.job_log import start_job
 from oncofactor.validation import write_validated_inputs
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-write_validated_inputs(snakemake.params.settings, snakemake.output)
+start_job(snakemake)
+# on_sample_error from the config, as the harmonization jobs read it (see harmonize_sample.py).
+write_validated_inputs({**snakemake.params.settings, "on_sample_error": snakemake.config["on_sample_error"]}, snakemake.output)

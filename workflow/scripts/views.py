@@ -5,12 +5,13 @@ import logging
 import anndata as ad
 import pandas as pd
 
+from oncofactor.job_log import start_job
 from oncofactor.notices import notices_table
 from oncofactor.result_files import write_parquet
 from oncofactor.spatial_pattern import PATTERN_COLUMNS
 from oncofactor.views import build_views, coverage, views_long
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+start_job(snakemake)
 config = snakemake.params.settings
 samples = pd.read_parquet(snakemake.input.samples)
 pseudobulks = [ad.read_h5ad(path) for path in snakemake.input.pseudobulk]
