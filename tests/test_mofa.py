@@ -94,6 +94,34 @@ def test_result_tables_contract(trained):
     assert top.groupby(["factor", "view"])["rank"].max().max() == SETTINGS["top_features"]
 
 
+def test_factor_signs_do_not_depend_on_the_sign_mofapy2_returned(trained):
+    model = read_model(trained[2][0])
+    summary = summarize_factors(model, SETTINGS["min_r2"])
+    tables = result_tables(model, summary, SETTINGS)
+    # The same model with every factor negated (scores and weights together, as MOFA may return it).
+    negated = replace(model, factors=-model.factors, weights={view: -w for view, w in model.weights.items()})
+    negated_summary = summarize_factors(negated, SETTINGS["min_r2"])
+    again = result_tables(negated, negated_summary, SETTINGS)
+    for key in ("factors", "weights", "top_features"):
+        pd.testing.assert_frame_equal(tables[key], again[key], obj=key)
+    assert (tables["orientation"]["flipped"] != again["orientation"]["flipped"]).all()
+
+    weights = tables["weights"]
+    factors = tables["factors"].pivot(index="sample", columns="factor", values="value")
+    for row in tables["orientation"].itertuples():
+        # Its largest weights are positive in the view it explains most...
+        view_r2 = tables["variance_explained"].query("factor == @row.factor").set_index("view")["r2"]
+        assert row.oriented_by_view == view_r2.idxmax()
+        in_view = weights.query("factor == @row.factor and view == @row.oriented_by_view")["weight"]
+        assert (in_view ** 3).sum() > 0
+        # ...and scores and weights changed sign together: their product is the model file's.
+        column = f"mofa_{row.model_factor}"
+        raw = np.outer(model.factors[column], model.weights[row.oriented_by_view][column])
+        oriented = np.outer(factors.loc[model.factors.index, row.factor], in_view)
+        np.testing.assert_allclose(oriented, raw, rtol=1e-6, atol=1e-9)
+        assert row.flipped == (np.corrcoef(model.factors[column], factors.loc[model.factors.index, row.factor])[0, 1] < 0)
+
+
 def test_inactive_factors_are_not_reported(trained):
     model = read_model(trained[2][0])
     summary = summarize_factors(model, min_r2=0.05)

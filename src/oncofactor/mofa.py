@@ -306,10 +306,14 @@ def view_batches(mdata, views) -> dict[str, pd.DataFrame]:
 @dataclass
 class FactorSummary:
     """The reported factors of the best model: active ones only, ordered by variance explained and
-    named Factor1..K (Factor1 explains most); `mapping` gives the model column of each."""
+    named Factor1..K (Factor1 explains most); `mapping` gives the model column of each, `signs` the
+    sign (+1 or -1) its scores and weights are multiplied by (`factor_signs`), `oriented_by` the view
+    that chose it."""
 
     mapping: dict[str, str]
     inactive: list[str]
+    signs: dict[str, int]
+    oriented_by: dict[str, str]
 
 
 def view_r2(model: MofaModel) -> pd.DataFrame:
@@ -331,7 +335,25 @@ def summarize_factors(model: MofaModel, min_r2: float) -> FactorSummary:
     order = r2[active].sum(axis=0).sort_values(ascending=False).index
     mapping = {f"Factor{i + 1}": column for i, column in enumerate(order)}
     inactive = [c for c in model.factors.columns if c not in set(active)]
-    return FactorSummary(mapping, inactive)
+    signs, oriented_by = factor_signs(model, mapping)
+    return FactorSummary(mapping, inactive, signs, oriented_by)
+
+
+def factor_signs(model: MofaModel, mapping: dict[str, str]) -> tuple[dict[str, int], dict[str, str]]:
+    """The sign that makes each factor read naturally, and the view that decides it.
+
+    A factor's sign is arbitrary in MOFA (scores and weights can both be negated). It is set so that,
+    in the view the factor explains most, its largest weights are positive: the sum of the cubed
+    weights there is positive, so a patient with a higher score has more of the features that weigh
+    most. Deterministic, and the same whichever sign mofapy2 happened to return.
+    """
+    r2 = view_r2(model)
+    signs, views = {}, {}
+    for name, column in mapping.items():
+        view = str(r2[column].idxmax())
+        heaviest = float(np.nansum(model.weights[view][column].to_numpy(dtype=float) ** 3))
+        signs[name], views[name] = (-1 if heaviest < 0 else 1), view
+    return signs, views
 
 
 def strip_view(feature: str, view: str) -> str:
@@ -340,18 +362,21 @@ def strip_view(feature: str, view: str) -> str:
 
 
 def result_tables(model: MofaModel, summary: FactorSummary, settings: dict) -> dict[str, pd.DataFrame]:
-    """The Parquet tables of a MOFA run (factors, weights, variance_explained, top_features), with
-    factors renamed as in `summary`."""
+    """The Parquet tables of a MOFA run (factors, weights, variance_explained, top_features, and
+    orientation: each reported factor's column in the model file (1-based, mofapy2's order), whether
+    its scores and weights were negated there, and the view that decided it), with factors renamed
+    and oriented as in `summary`."""
     columns = list(summary.mapping.values())
     rename = {column: name for name, column in summary.mapping.items()}
-    factors = model.factors[columns].rename(columns=rename)
+    signs = pd.Series(summary.signs)
+    factors = model.factors[columns].rename(columns=rename) * signs
     long_factors = (
         factors.assign(group=model.groups).rename_axis("sample").reset_index()
         .melt(id_vars=["sample", "group"], var_name="factor", value_name="value")
     )
     weights, top = [], []
     for view, matrix in model.weights.items():
-        table = matrix[columns].rename(columns=rename)
+        table = matrix[columns].rename(columns=rename) * signs
         largest = table.abs().max(axis=0).replace(0, np.nan)
         scaled = table / largest
         for factor in table.columns:
@@ -367,8 +392,14 @@ def result_tables(model: MofaModel, summary: FactorSummary, settings: dict) -> d
         frame = r2[columns].rename(columns=rename).rename_axis("view").reset_index().melt(id_vars="view", var_name="factor", value_name="r2")
         totals = model.r2_total[group].rename("r2").rename_axis("view").reset_index().assign(factor="total")
         variance.append(pd.concat([frame, totals[["view", "factor", "r2"]]], ignore_index=True).assign(group=group))
+    orientation = pd.DataFrame({
+        "factor": list(summary.mapping), "model_factor": [int(column.removeprefix("mofa_")) for column in columns],
+        "flipped": [summary.signs[name] < 0 for name in summary.mapping],
+        "oriented_by_view": [summary.oriented_by[name] for name in summary.mapping],
+    })
     return {
         "factors": long_factors[["sample", "group", "factor", "value"]],
+        "orientation": orientation,
         "weights": pd.concat(weights, ignore_index=True),
         "variance_explained": pd.concat(variance, ignore_index=True)[["group", "view", "factor", "r2"]],
         "top_features": pd.concat(top, ignore_index=True),

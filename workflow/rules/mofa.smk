@@ -45,6 +45,7 @@ rule mofa_model:
         variance=report("results/mofa/variance_explained.parquet", caption="../report/variance_explained_table.rst", category="Integration"),
         top=report("results/mofa/top_features.parquet", caption="../report/top_features_table.rst", category="Integration"),
         preprocessing="results/mofa/preprocessing.parquet",
+        orientation="results/mofa/factor_orientation.parquet",
         views="results/integration/views_mofa.h5mu",
         notices="results/mofa/notices.parquet",
     params:

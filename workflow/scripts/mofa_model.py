@@ -34,7 +34,10 @@ if summary.inactive:
     logging.warning("inactive factors not reported (below mofa.min_r2 in every view): %s", ", ".join(summary.inactive))
 tables = result_tables(best, summary, settings)
 shutil.copyfile(snakemake.input.restarts[best_index], snakemake.output.model)
-for key, output in [("factors", "factors"), ("weights", "weights"), ("variance_explained", "variance"), ("top_features", "top")]:
+flipped = [name for name, sign in summary.signs.items() if sign < 0]
+logging.info("factor signs oriented (largest weights positive in the view each explains most); negated from the model file: %s", ", ".join(flipped) or "none")
+for key, output in [("factors", "factors"), ("weights", "weights"), ("variance_explained", "variance"), ("top_features", "top"),
+                    ("orientation", "orientation")]:
     write_parquet(tables[key], snakemake.output[output], config)
 add_to_mudata(snakemake.input.views, tables, snakemake.output.views)
 
