@@ -11,18 +11,8 @@ import pytest
 
 from conftest import BIN, REPO
 from oncofactor.clinical import factor_matrix
-from oncofactor.report import Section, render_html
 
-SECTIONS = ["inputs-and-qc", "harmonization", "integration", "clinical", "provenance"]
-
-
-def test_user_strings_are_escaped(tmp_path):
-    hostile = '<script>alert("x")</script>'
-    section = Section("clinical", "Clinical").text(f"patient {hostile}")
-    section.table(pd.DataFrame({"patient_id": [hostile], "value": [1.5]}), f"table of {hostile}")
-    page = render_html(f"title {hostile}", "summary", [section])
-    assert "<script" not in page
-    assert page.count("&lt;script&gt;") == 5  # title, heading, paragraph, caption, cell
+SECTIONS = ["summary", "factors", "qc-and-data", "patients", "methods-and-provenance"]
 
 
 def true_factor_matches(workdir) -> dict[str, str]:
@@ -84,30 +74,56 @@ def test_example_cohort_finds_the_factors_that_drive_outcome(example_run):
 
 @pytest.mark.workflow
 def test_report_opens_in_headless_chromium(example_run):
+    """The page renders without errors or requests; its summary states the findings correctly and
+    names the factor that follows true Factor1 for response; the patient table sorts. Screenshots of
+    each section go to results/report/screenshots/ of the example run."""
     subprocess.run([str(REPO / "tests/system/ensure_chromium.sh")], check=True)
     from playwright.sync_api import sync_playwright
 
     report = example_run / "results/report/oncofactor_report.html"
+    screenshots = example_run / "results/report/screenshots"
+    screenshots.mkdir(exist_ok=True)
     requests, errors = [], []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=[
             "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"])
-        page = browser.new_page()
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
         page.on("request", lambda request: requests.append(request.url))
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
         page.goto(report.as_uri(), wait_until="load")
         present = [section for section in SECTIONS if page.locator(f"section#{section}").count() == 1]
+        for section in present:
+            page.locator(f"section#{section}").screenshot(path=str(screenshots / f"{section}.png"))
         images = page.eval_on_selector_all("img", "images => images.map(i => [i.src.slice(0, 22), i.complete, i.naturalWidth])")
-        text = page.inner_text("body")
+        summary = page.inner_text("section#summary")
+        cards = page.eval_on_selector_all("div.card", "cards => cards.map(c => c.id)")
+        patients = page.locator("#patients-table table")
+        column = page.eval_on_selector_all("#patients-table th", "cells => cells.map(c => c.textContent)").index("Factor1")
+        patients.locator("th").nth(column).click()
+        ascending = [row[column] for row in patients.evaluate("t => Array.from(t.tBodies[0].rows).filter(r => r.style.display !== 'none').map(r => Array.from(r.cells).map(c => c.textContent))")]
+        page.locator("section#patients").screenshot(path=str(screenshots / "patients_sorted_by_Factor1.png"))
         browser.close()
     assert errors == []
     assert present == SECTIONS
     assert [url for url in requests if not url.startswith(("file:", "data:"))] == [], "the report fetches nothing"
-    assert len(images) == 10
     assert all(src == "data:image/png;base64," and complete and width > 300 for src, complete, width in images), images
-    for heading in ("Factor - clinical associations", "Response prediction", "Input files and their SHA-256 checksums", "mofapy2"):
-        assert heading in text
+
+    support = pd.read_parquet(example_run / "results/mofa/factor_support.parquet")
+    supported = support.loc[support["supported"], "factor"].tolist()
+    assert cards == [f"factor-{name}" for name in supported]
+    assert len(images) == 10 + len(supported), "the run's ten figures and one per factor card"
+
+    associations = pd.read_parquet(example_run / "results/clinical/associations.parquet")
+    found, tested = int((associations["q_value"] < 0.05).sum()), int(associations["q_value"].notna().sum())
+    expected = f"{found} of {tested} tests reach q < 0.05" if found else f"No association reaches q < 0.05 ({tested} tests"
+    assert expected in summary
+    # The factor following true Factor1 (a response driver) is the one the summary names for response,
+    # as a finding or as the smallest q-value.
+    follows_factor1 = next(factor for factor, true in true_factor_matches(example_run).items() if true == "Factor1")
+    response_lines = [line for line in summary.splitlines() if "in responder than in non_responder" in line]
+    assert response_lines and response_lines[0].startswith(follows_factor1), response_lines
+    assert ascending == sorted(ascending, key=float) and len(ascending) == 15, ascending
 
 
 @pytest.mark.workflow

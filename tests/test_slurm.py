@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from conftest import BIN, REPO, SMALL_MOFA
 
 pytestmark = [pytest.mark.workflow, pytest.mark.slurm]

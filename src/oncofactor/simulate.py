@@ -563,6 +563,7 @@ clinical:
   response: response
   survival_time: os_months
   survival_event: death
+  survival_time_unit: months
   categorical: [sex, stage]
   numeric: [age]
 

@@ -73,6 +73,7 @@ def report_inputs(wildcards):
         "top": "results/mofa/top_features.parquet",
         "factor_support": rules.factor_support.output.support,
         "factors": "results/mofa/factors.parquet",
+        "orientation": "results/mofa/factor_orientation.parquet",
         "clinical": "results/inputs/clinical.parquet",
         "associations": "results/clinical/associations.parquet",
         "strata": "results/clinical/strata.parquet",
@@ -84,6 +85,8 @@ def report_inputs(wildcards):
         inputs |= {name: f"results/clinical/{name}.parquet" for name in ("response_prediction", "response_roc", "response_coefficients")}
     if HAS_FEATURE_SETS:
         inputs["feature_set_enrichment"] = "results/clinical/feature_set_enrichment.parquet"
+    if len(SCRNA_BATCHES) > 1:
+        inputs["batch_mixing"] = "results/harmonized/batch_mixing.parquet"
     return inputs
 
 
@@ -101,6 +104,7 @@ rule report_figures:
         associations=figure("associations", "Clinical"),
         kaplan_meier=figure("kaplan_meier", "Clinical") if HAS_SURVIVAL else [],
         roc=figure("roc", "Clinical") if HAS_RESPONSE else [],
+        factor_cards=report(directory("results/report/figures/factors"), patterns=["{factor}.png"], caption="../report/factor_card.rst", category="Factors"),
     params:
         settings=settings("clinical", "mofa"),
     log:
@@ -130,6 +134,7 @@ rule html_report:
         report("results/report/oncofactor_report.html", caption="../report/oncofactor_report.rst", category="Report"),
     params:
         captions=str(REPO / "workflow" / "report"),
+        settings=settings("clinical", "outcome"),
         # Written by the Snakefile's onstart handler (command line, start time), so not a rule input.
         run_record=RUN_RECORD,
     log:

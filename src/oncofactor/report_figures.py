@@ -1,0 +1,325 @@
+"""The report's figures (matplotlib): each function takes result tables and returns a Figure;
+`save_figure` writes it as PNG. The page that shows them is oncofactor.report_page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+plt.rcParams.update({"font.size": 10, "axes.titlesize": 11, "figure.dpi": 100})
+
+
+def save_figure(figure, path: str | Path) -> None:
+    """PNG at 110 dpi (readable at the report's width), written via a temporary file and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp.png")
+    figure.savefig(temporary, dpi=110, bbox_inches="tight")
+    plt.close(figure)
+    temporary.replace(path)
+
+
+def _message_figure(text: str):
+    figure, axis = plt.subplots(figsize=(6, 1.2))
+    axis.axis("off")
+    axis.text(0.5, 0.5, text, ha="center", va="center", wrap=True)
+    return figure
+
+
+def _heatmap(axis, matrix: pd.DataFrame, cmap: str, label: str, annotate: bool = True, fmt: str = "{:.2f}", vmin=None, vmax=None):
+    image = axis.imshow(matrix.to_numpy(dtype=float), aspect="auto", cmap=cmap, vmin=vmin, vmax=vmax)
+    axis.set_xticks(range(matrix.shape[1]), [str(c) for c in matrix.columns], rotation=45, ha="right")
+    axis.set_yticks(range(matrix.shape[0]), [str(i) for i in matrix.index])
+    if annotate and matrix.size <= 400:
+        values = matrix.to_numpy(dtype=float)
+        threshold = np.nanmax(np.abs(values)) / 2 if np.isfinite(values).any() else 0
+        for (i, j), value in np.ndenumerate(values):
+            if np.isfinite(value):
+                axis.text(j, i, fmt.format(value), ha="center", va="center", fontsize=8, color="white" if abs(value) > threshold else "black")
+    plt.colorbar(image, ax=axis, label=label, shrink=0.8)
+
+
+def figure_coverage(coverage: pd.DataFrame):
+    """Patients x modalities: which data each patient has (coverage table of the views step)."""
+    present = coverage.assign(present=coverage["present"].astype(int)).pivot_table(
+        index="patient_id", columns="modality", values="present", aggfunc="max", fill_value=0)
+    figure, axis = plt.subplots(figsize=(max(4, 0.9 * present.shape[1] + 2), max(3, 0.18 * len(present) + 1)))
+    axis.imshow(present.to_numpy(), aspect="auto", cmap="Greens", vmin=0, vmax=1.4)
+    axis.set_xticks(range(present.shape[1]), present.columns, rotation=30, ha="right")
+    axis.set_yticks(range(len(present)), present.index, fontsize=7 if len(present) > 40 else 9)
+    axis.set_title(f"Data per patient ({len(present)} patients)")
+    return figure
+
+
+def figure_qc(qc: pd.DataFrame):
+    """Cells (spots) per sample before and after QC, and median genes per passing cell."""
+    if qc.empty:
+        return _message_figure("No samples: this cohort has patient-level tables only.")
+    per_sample = qc.groupby("sample_id", sort=True).agg(total=("passed_qc", "size"), passed=("passed_qc", "sum"))
+    genes = qc[qc["passed_qc"]].groupby("sample_id")["n_genes"].median().reindex(per_sample.index)
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(max(6, 0.22 * len(per_sample) + 2), 6), sharex=True)
+    x = np.arange(len(per_sample))
+    top.bar(x, per_sample["total"], color="lightgray", label="all")
+    top.bar(x, per_sample["passed"], color="tab:blue", label="passed QC")
+    top.set_ylabel("cells / spots")
+    top.legend(frameon=False)
+    top.set_title("Quality control per sample")
+    bottom.bar(x, genes, color="tab:purple")
+    bottom.set_ylabel("median genes\nper passing cell")
+    bottom.set_xticks(x, per_sample.index, rotation=90, fontsize=7)
+    return figure
+
+
+def figure_cell_types(qc: pd.DataFrame):
+    """Cell-type shares of the cells passing QC, per scRNA-seq sample."""
+    cells = qc[qc["passed_qc"].astype(bool) & (qc["modality"] == "scrna") & qc["cell_type"].fillna("").astype(bool)]
+    if cells.empty:
+        return _message_figure("No typed cells (no single-cell samples).")
+    shares = pd.crosstab(cells["sample_id"], cells["cell_type"], normalize="index")
+    figure, axis = plt.subplots(figsize=(max(6, 0.22 * len(shares) + 3), 4))
+    bottom = np.zeros(len(shares))
+    colors = plt.get_cmap("tab10")
+    for i, cell_type in enumerate(shares.columns):
+        axis.bar(range(len(shares)), shares[cell_type], bottom=bottom, label=cell_type, color=colors(i % 10))
+        bottom += shares[cell_type].to_numpy()
+    axis.set_xticks(range(len(shares)), shares.index, rotation=90, fontsize=7)
+    axis.set_ylabel("share of cells")
+    axis.set_title("Cell types per sample")
+    axis.legend(bbox_to_anchor=(1.01, 1), loc="upper left", frameon=False)
+    return figure
+
+
+def _factor_order(names) -> list[str]:
+    return sorted(names, key=lambda name: int(name[6:]) if name.startswith("Factor") and name[6:].isdigit() else 10**6)
+
+
+def figure_variance(variance: pd.DataFrame):
+    """Variance explained (R2, %) per view and factor (first group)."""
+    group = variance["group"].iloc[0]
+    table = variance[(variance["group"] == group) & (variance["factor"] != "total")]
+    matrix = table.pivot(index="view", columns="factor", values="r2")[_factor_order(table["factor"].unique())] * 100
+    figure, axis = plt.subplots(figsize=(0.6 * matrix.shape[1] + 4, 0.4 * matrix.shape[0] + 1.5))
+    _heatmap(axis, matrix.clip(lower=0), "Blues", "variance explained (%)", fmt="{:.0f}")
+    axis.set_title("Variance explained per view and factor")
+    return figure
+
+
+def figure_top_weights(top: pd.DataFrame, per_factor: int = 8, max_factors: int = 6):
+    """Largest weights per factor across views (the first `max_factors` factors)."""
+    factors = _factor_order(top["factor"].unique())[:max_factors]
+    columns = min(3, len(factors))
+    rows = -(-len(factors) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(4.6 * columns, 3.2 * rows), squeeze=False)
+    for axis, factor in zip(axes.flat, factors):
+        best = top[top["factor"] == factor].reindex(top.loc[top["factor"] == factor, "weight"].abs().sort_values(ascending=False).index).head(per_factor)[::-1]
+        labels = [f"{feature} ({view})" for feature, view in zip(best["feature"], best["view"])]
+        axis.barh(range(len(best)), best["weight"], color=np.where(best["weight"] > 0, "tab:red", "tab:blue"))
+        axis.set_yticks(range(len(best)), labels, fontsize=7)
+        axis.axvline(0, color="black", linewidth=0.5)
+        axis.set_title(factor)
+    for axis in list(axes.flat)[len(factors):]:
+        axis.axis("off")
+    figure.suptitle("Top feature weights per factor")
+    figure.tight_layout()
+    return figure
+
+
+def figure_factor_support(support: pd.DataFrame, threshold: float):
+    """Each factor's stability across refits on resampled patients (the check) and across restarts
+    (for information), and the share of its best view it explains beside what factors of permuted
+    data reach there."""
+    table = support.set_index("factor").loc[_factor_order(support["factor"])]
+    positions = np.arange(len(table))
+    figure, (left, right) = plt.subplots(1, 2, figsize=(max(8, 0.9 * len(table) + 4), 3.4))
+    left.bar(positions - 0.2, table["restart_stability"], 0.4, color="0.78", label="other restarts (shown, not a check)")
+    left.bar(positions + 0.2, table["resample_stability"], 0.4, color="tab:orange", label="resampled patients (the check)")
+    left.axhline(threshold, color="black", linestyle="--", linewidth=0.8, label=f"threshold {threshold:g}")
+    left.set_ylim(0, 1.02)
+    left.set_ylabel("mean best |r|")
+    left.set_title("Stability")
+    left.legend(frameon=False, loc="lower left", fontsize=8)
+    colours = np.where(table["supported"].astype(bool), "tab:green", "tab:gray")
+    right.bar(positions - 0.2, 100 * table["r2"], 0.4, color=colours, label="factor (green: supported)")
+    right.bar(positions + 0.2, 100 * table["null_r2"], 0.4, color="white", edgecolor="black", hatch="//", label="best factor of permuted data")
+    right.set_ylabel("variance explained in its best view (%)")
+    right.set_title("Above noise")
+    right.legend(frameon=False, fontsize=8)
+    for axis in (left, right):
+        axis.set_xticks(positions, table.index, rotation=45, ha="right")
+    figure.tight_layout()
+    return figure
+
+
+def figure_factors_by_covariates(factors: pd.DataFrame, clinical: pd.DataFrame, covariates: list[str], max_factors: int = 4):
+    """Factor values (patients) by each categorical covariate, for the first `max_factors` columns of
+    `factors` (patients x factors, in the order to show)."""
+    if not covariates:
+        return _message_figure("No categorical covariates or response configured.")
+    if factors.shape[1] == 0:
+        return _message_figure("No factor is supported by the data, so none is shown against the clinic.")
+    names = list(factors.columns)[:max_factors]
+    table = clinical.set_index("patient_id").reindex(factors.index)
+    figure, axes = plt.subplots(len(covariates), len(names), figsize=(3 * len(names), 2.6 * len(covariates)), squeeze=False)
+    for row, covariate in enumerate(covariates):
+        groups = table[covariate].replace("", np.nan)
+        levels = sorted(groups.dropna().unique())
+        for column, factor in enumerate(names):
+            axis = axes[row, column]
+            data = [factors.loc[groups == level, factor].dropna() for level in levels]
+            axis.boxplot(data, showfliers=False)
+            for i, values in enumerate(data, start=1):
+                axis.scatter(np.full(len(values), i) + np.linspace(-0.12, 0.12, len(values)), values, s=9, alpha=0.7)
+            axis.set_xticks(range(1, len(levels) + 1), [str(level) for level in levels], rotation=20, fontsize=8)
+            axis.set_title(f"{factor} by {covariate}", fontsize=9)
+    figure.tight_layout()
+    return figure
+
+
+# The significance colour scale: fixed q-value bands, so a colour means the same in every run and
+# every q at or above the FDR is the same neutral grey, however dark the cells beside it.
+SIGNIFICANCE_COLOURS = ("#eeeeee", "#fcbba1", "#fb6a4a", "#cb181d", "#67000d")
+
+
+def significance_bands(fdr: float) -> list[float]:
+    """q-value band edges, highest first: [1, fdr, fdr/5, fdr/50, fdr/500, 0] (0.05: 0.01, 0.001, 0.0001)."""
+    return [1.0, fdr, fdr / 5, fdr / 50, fdr / 500, 0.0]
+
+
+def significance_colour(q: float, fdr: float) -> str:
+    """The colour of a q-value on the report's fixed scale: neutral grey at q >= fdr (or no q), then
+    four reds, darker for smaller q."""
+    if not np.isfinite(q) or q >= fdr:
+        return SIGNIFICANCE_COLOURS[0]
+    edges = significance_bands(fdr)
+    return SIGNIFICANCE_COLOURS[next(i for i in range(1, 5) if q >= edges[i + 1])]
+
+
+def figure_associations(associations: pd.DataFrame, fdr: float):
+    """Smallest q-value per factor and test family, on the fixed significance scale, each cell
+    annotated with its q."""
+    if associations.empty:
+        return _message_figure("No associations: no factor is supported by the data.")
+    from matplotlib.colors import BoundaryNorm, ListedColormap
+
+    matrix = associations.pivot_table(index="family", columns="factor", values="q_value", aggfunc="min")
+    matrix = matrix[_factor_order(matrix.columns)]
+    edges = significance_bands(fdr)[::-1]  # increasing
+    colours = ListedColormap(list(SIGNIFICANCE_COLOURS[::-1]))
+    figure, axis = plt.subplots(figsize=(0.7 * matrix.shape[1] + 4, 0.45 * matrix.shape[0] + 1.8))
+    values = matrix.to_numpy(dtype=float)
+    image = axis.imshow(np.where(np.isfinite(values), values, 1.0), aspect="auto", cmap=colours, norm=BoundaryNorm(edges, colours.N))
+    axis.set_xticks(range(matrix.shape[1]), matrix.columns, rotation=45, ha="right")
+    axis.set_yticks(range(matrix.shape[0]), matrix.index)
+    axis.set_xlabel("factor")
+    axis.set_ylabel("test family (covariate)")
+    for (i, j), q in np.ndenumerate(values):
+        text = f"{q:.2g}" if np.isfinite(q) else "n/a"
+        axis.text(j, i, text, ha="center", va="center", fontsize=8, color="white" if np.isfinite(q) and q < edges[2] else "black")
+    bar = plt.colorbar(image, ax=axis, shrink=0.9, ticks=edges)
+    bar.ax.set_yticklabels([f"{edge:g}" for edge in edges])
+    bar.set_label(f"q-value (grey: q >= {fdr:g}, not a finding)")
+    found, tests = int((associations["q_value"] < fdr).sum()), int(associations["q_value"].notna().sum())
+    axis.set_title(f"Factor - clinical associations: {found} of {tests} tests at q < {fdr:g}")
+    return figure
+
+
+def _time_label(unit: str | None) -> str:
+    return f"time ({unit})" if unit else "time (unit not set: clinical.survival_time_unit)"
+
+
+def kaplan_meier_axis(axis, time: pd.Series, event: pd.Series, groups: pd.Series, unit: str | None) -> float:
+    """Kaplan-Meier curves of each group (patients: label) on `axis`, censored patients marked,
+    numbers at risk below the axis; returns the log-rank p-value across the groups."""
+    from lifelines import KaplanMeierFitter
+    from lifelines.plotting import add_at_risk_counts
+    from lifelines.statistics import multivariate_logrank_test
+
+    fitters = []
+    for name, members in groups.groupby(groups, sort=True):
+        index = members.index
+        fitter = KaplanMeierFitter().fit(time[index], event[index], label=f"{name} (n={len(index)})")
+        fitter.plot_survival_function(ax=axis, ci_show=False, show_censors=True, censor_styles={"marker": "|", "ms": 7})
+        fitters.append(fitter)
+    add_at_risk_counts(*fitters, ax=axis, rows_to_show=["At risk"])
+    axis.set_xlabel(_time_label(unit))
+    axis.set_ylabel("survival probability")
+    axis.set_ylim(0, 1.02)
+    axis.legend(frameon=False, fontsize=8)
+    return float(multivariate_logrank_test(time[groups.index], groups, event[groups.index]).p_value)
+
+
+def figure_kaplan_meier(strata: pd.DataFrame, clinical: pd.DataFrame, time_column: str, event_column: str, unit: str | None):
+    """Survival per stratum or risk group (strata.parquet), with censoring marks, numbers at risk and
+    the log-rank p-value."""
+    table = strata.merge(clinical[["patient_id", time_column, event_column]], on="patient_id").dropna(subset=[time_column, event_column])
+    if table["stratum"].nunique() < 2:
+        return _message_figure("Fewer than two patient strata have survival data (see the strata tables).")
+    table = table.set_index("patient_id")
+    figure, axis = plt.subplots(figsize=(6.5, 4.6))
+    p_value = kaplan_meier_axis(axis, table[time_column].astype(float), table[event_column].astype(float), table["label"].astype(str), unit)
+    axis.set_title(f"Survival by {table['basis'].iloc[0]} (log-rank p = {p_value:.2g})")
+    figure.tight_layout()
+    return figure
+
+
+def figure_factor_card(factor: str, scores: pd.Series, r2: pd.Series, clinical: pd.DataFrame, response: str | None,
+                       time_column: str | None, event_column: str | None, unit: str | None):
+    """One factor at a glance: variance explained per view (%), the factor by response, and survival of
+    the patients above and below its median score (Kaplan-Meier, log-rank p). scores: per patient;
+    r2: per view (fraction 0-1)."""
+    panels = ["variance"] + (["response"] if response else []) + (["survival"] if time_column and event_column else [])
+    figure, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.9), squeeze=False)
+    axes = dict(zip(panels, axes[0]))
+    shown = (100 * r2.sort_values()).tail(12)
+    axes["variance"].barh(range(len(shown)), shown, color="tab:green")
+    axes["variance"].set_yticks(range(len(shown)), shown.index, fontsize=8)
+    axes["variance"].set_xlabel("variance explained (%)")
+    axes["variance"].set_title(f"{factor}: variance explained per view", fontsize=10)
+    table = clinical.set_index("patient_id").reindex(scores.index)
+    if response:
+        groups = table[response].replace("", np.nan)
+        levels = sorted(groups.dropna().unique())
+        data = [scores[groups == level].dropna() for level in levels]
+        axis = axes["response"]
+        axis.boxplot(data, showfliers=False)
+        for i, values in enumerate(data, start=1):
+            axis.scatter(np.full(len(values), i) + np.linspace(-0.12, 0.12, len(values)), values, s=10, alpha=0.7)
+        axis.set_xticks(range(1, len(levels) + 1), [f"{level}\n(n={len(d)})" for level, d in zip(levels, data)], fontsize=8)
+        axis.set_ylabel(f"{factor} score")
+        axis.set_title(f"{factor} by {response}", fontsize=10)
+    if "survival" in axes:
+        known = table[[time_column, event_column]].assign(score=scores).dropna()
+        axis = axes["survival"]
+        if len(known) < 4 or known[event_column].sum() < 1:
+            axis.axis("off")
+            axis.text(0.5, 0.5, "too few patients with survival data", ha="center", va="center")
+        else:
+            high = known["score"] > known["score"].median()
+            split = pd.Series(np.where(high, f"high {factor}", f"low {factor}"), index=known.index)
+            p_value = kaplan_meier_axis(axis, known[time_column].astype(float), known[event_column].astype(float), split, unit)
+            axis.set_title(f"Survival, split at the median score (log-rank p = {p_value:.2g})", fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+def figure_roc(roc: pd.DataFrame, performance: pd.DataFrame):
+    if roc.empty:
+        reason = performance["note"].dropna()
+        return _message_figure(f"No response prediction: {reason.iloc[0]}" if len(reason) else "No response prediction: no model could be fitted.")
+    figure, axis = plt.subplots(figsize=(5, 5))
+    for model, curve in roc.groupby("model", sort=False):
+        row = performance.set_index("model").loc[model]
+        axis.plot(curve["false_positive_rate"], curve["true_positive_rate"],
+                  label=f"{model}: AUROC {row['auroc']:.2f} ({row['ci_low']:.2f}-{row['ci_high']:.2f})")
+    axis.plot([0, 1], [0, 1], color="gray", linestyle=":")
+    axis.set_xlabel("false positive rate")
+    axis.set_ylabel("true positive rate")
+    axis.set_title("Response prediction (cross-validated)")
+    axis.legend(frameon=False, loc="lower right", fontsize=8)
+    return figure
