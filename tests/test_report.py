@@ -112,7 +112,8 @@ def test_report_opens_in_headless_chromium(example_run):
     support = pd.read_parquet(example_run / "results/mofa/factor_support.parquet")
     supported = support.loc[support["supported"], "factor"].tolist()
     assert cards == [f"factor-{name}" for name in supported]
-    assert len(images) == 10 + len(supported), "the run's ten figures and one per factor card"
+    figures = len(list((example_run / "results/report/figures").glob("*.png")))
+    assert figures == 12 and len(images) == figures + len(supported), "the run's figures and one per factor card"
 
     associations = pd.read_parquet(example_run / "results/clinical/associations.parquet")
     found, tested = int((associations["q_value"] < 0.05).sum()), int(associations["q_value"].notna().sum())

@@ -46,33 +46,101 @@ def _heatmap(axis, matrix: pd.DataFrame, cmap: str, label: str, annotate: bool =
 
 
 def figure_coverage(coverage: pd.DataFrame):
-    """Patients x modalities: which data each patient has (coverage table of the views step)."""
-    present = coverage.assign(present=coverage["present"].astype(int)).pivot_table(
-        index="patient_id", columns="modality", values="present", aggfunc="max", fill_value=0)
-    figure, axis = plt.subplots(figsize=(max(4, 0.9 * present.shape[1] + 2), max(3, 0.18 * len(present) + 1)))
-    axis.imshow(present.to_numpy(), aspect="auto", cmap="Greens", vmin=0, vmax=1.4)
-    axis.set_xticks(range(present.shape[1]), present.columns, rotation=30, ha="right")
-    axis.set_yticks(range(len(present)), present.index, fontsize=7 if len(present) > 40 else 9)
-    axis.set_title(f"Data per patient ({len(present)} patients)")
+    """Patients x views: which views of the integration each patient is in (coverage table of the
+    views step), views grouped by the modality that feeds them."""
+    rows = coverage[coverage["present"]].assign(view=lambda t: t["views"].fillna("").str.split(",")).explode("view")
+    rows = rows[rows["view"].astype(bool)]
+    patients = sorted(coverage["patient_id"].unique())
+    if rows.empty:
+        return _message_figure("No patient is in any view.")
+    present = pd.crosstab(rows["patient_id"], rows["view"]).gt(0).reindex(index=patients, fill_value=False).astype(int)
+    figure, axis = plt.subplots(figsize=(max(5, 0.35 * present.shape[1] + 2.5), max(3, 0.16 * len(present) + 1.5)))
+    axis.imshow(present.to_numpy(), aspect="auto", cmap="Greens", vmin=0, vmax=1.4, interpolation="nearest")
+    axis.set_xticks(range(present.shape[1]), present.columns, rotation=60, ha="right", fontsize=8)
+    axis.set_yticks(range(len(present)), present.index, fontsize=6 if len(present) > 40 else 8)
+    axis.set_xlabel("view")
+    axis.set_ylabel("patient")
+    counts = present.sum(axis=0)
+    axis.set_title(f"Views per patient ({len(present)} patients; green: in the view; patients per view {counts.min()}-{counts.max()})", fontsize=10)
+    return figure
+
+
+QC_METRICS = [("n_counts", "min_counts", "total counts per cell or spot", True), ("n_genes", "min_genes", "detected genes", True),
+              ("pct_mito", "max_pct_mito", "mitochondrial counts (%)", False)]
+
+
+def figure_qc_distributions(qc: pd.DataFrame, thresholds: dict[str, dict]):
+    """Per modality (rows), the distributions of counts, genes and mitochondrial share over all
+    observations, kept and removed stacked, with the fixed floor or ceiling of qc.<modality> drawn
+    (the MAD thresholds are each sample's own and are not drawn)."""
+    if qc.empty:
+        return _message_figure("No samples: this cohort has patient-level tables only.")
+    modalities = [m for m in ("scrna", "spatial", "ctc_scrna") if m in set(qc["modality"])]
+    figure, axes = plt.subplots(len(modalities), 3, figsize=(13, 2.9 * len(modalities)), squeeze=False)
+    for row, modality in enumerate(modalities):
+        data = qc[qc["modality"] == modality]
+        for column, (metric, key, label, logarithmic) in enumerate(QC_METRICS):
+            axis = axes[row, column]
+            values = data[metric].astype(float)
+            if logarithmic:
+                positive = values[values > 0]
+                bins = np.logspace(np.log10(max(positive.min(), 1)), np.log10(max(positive.max(), 10)), 40) if len(positive) else 10
+                axis.set_xscale("log")
+            else:
+                bins = np.linspace(0, max(values.max(), 1), 40)
+            kept, removed = values[data["passed_qc"]], values[~data["passed_qc"]]
+            axis.hist([kept, removed], bins=bins, stacked=True, color=["tab:blue", "0.7"], label=[f"kept ({len(kept)})", f"removed ({len(removed)})"])
+            threshold = thresholds.get(modality, {}).get(key)
+            if threshold is not None:
+                axis.axvline(max(threshold, 1e-9), color="black", linestyle="--", linewidth=1, label=f"{key} = {threshold:g}")
+            axis.set_xlabel(label)
+            axis.set_ylabel(f"{modality}: observations")
+            axis.legend(frameon=False, fontsize=7)
+    figure.suptitle("QC distributions by modality (dashed: the fixed thresholds of qc.<modality>)")
+    figure.tight_layout()
+    return figure
+
+
+def figure_batch_embedding(embedding: pd.DataFrame, mixing: pd.DataFrame):
+    """scRNA cells on the first two components before (PCA) and after Harmony, coloured by batch and
+    by cell type, with the share of each cell's neighbours from its own batch."""
+    metric = mixing.set_index("metric")["value"]
+    figure, axes = plt.subplots(2, 2, figsize=(11, 9))
+    for row, (prefix, title, key) in enumerate([("pc", "before (PCA)", "same_batch_fraction_pca"), ("harmony", "after Harmony", "same_batch_fraction_harmony")]):
+        for column, colour_by in enumerate(["batch", "cell_type"]):
+            axis = axes[row, column]
+            labels = embedding[colour_by].fillna("unknown").astype(str)
+            for i, level in enumerate(sorted(labels.unique())):
+                chosen = labels == level
+                axis.scatter(embedding.loc[chosen, f"{prefix}_1"], embedding.loc[chosen, f"{prefix}_2"], s=2, alpha=0.5,
+                             color=plt.get_cmap("tab10")(i % 10), label=level, rasterized=True)
+            axis.set_xlabel(f"{prefix}_1")
+            axis.set_ylabel(f"{prefix}_2")
+            share = f"; same-batch neighbours {metric[key]:.2f}" if key in metric else ""
+            axis.set_title(f"{title}, by {colour_by.replace('_', ' ')}{share}", fontsize=10)
+            axis.legend(frameon=False, fontsize=7, markerscale=4, loc="best")
+    figure.tight_layout()
     return figure
 
 
 def figure_qc(qc: pd.DataFrame):
-    """Cells (spots) per sample before and after QC, and median genes per passing cell."""
+    """Per modality (one panel each, its own scale): observations per sample read and passing QC,
+    and the share kept; a sample that kept less than half is drawn in red."""
     if qc.empty:
         return _message_figure("No samples: this cohort has patient-level tables only.")
-    per_sample = qc.groupby("sample_id", sort=True).agg(total=("passed_qc", "size"), passed=("passed_qc", "sum"))
-    genes = qc[qc["passed_qc"]].groupby("sample_id")["n_genes"].median().reindex(per_sample.index)
-    figure, (top, bottom) = plt.subplots(2, 1, figsize=(max(6, 0.22 * len(per_sample) + 2), 6), sharex=True)
-    x = np.arange(len(per_sample))
-    top.bar(x, per_sample["total"], color="lightgray", label="all")
-    top.bar(x, per_sample["passed"], color="tab:blue", label="passed QC")
-    top.set_ylabel("cells / spots")
-    top.legend(frameon=False)
-    top.set_title("Quality control per sample")
-    bottom.bar(x, genes, color="tab:purple")
-    bottom.set_ylabel("median genes\nper passing cell")
-    bottom.set_xticks(x, per_sample.index, rotation=90, fontsize=7)
+    modalities = [m for m in ("scrna", "spatial", "ctc_scrna") if m in set(qc["modality"])]
+    figure, axes = plt.subplots(len(modalities), 1, figsize=(max(7, 0.25 * qc["sample_id"].nunique() / len(modalities) + 3), 2.8 * len(modalities)), squeeze=False)
+    for axis, modality in zip(axes[:, 0], modalities):
+        per_sample = qc[qc["modality"] == modality].groupby("sample_id", sort=True).agg(total=("passed_qc", "size"), passed=("passed_qc", "sum"))
+        x = np.arange(len(per_sample))
+        low = per_sample["passed"] < 0.5 * per_sample["total"]
+        axis.bar(x, per_sample["total"], color="lightgray", label="read")
+        axis.bar(x, per_sample["passed"], color=np.where(low, "tab:red", "tab:blue"), label="passed QC (red: under half kept)")
+        axis.set_ylabel(f"{modality}\nobservations")
+        axis.set_xticks(x, per_sample.index, rotation=90, fontsize=7)
+        axis.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    axes[0, 0].set_title("Cells or spots per sample, read and passing QC")
+    figure.tight_layout()
     return figure
 
 
@@ -89,7 +157,8 @@ def figure_cell_types(qc: pd.DataFrame):
         axis.bar(range(len(shares)), shares[cell_type], bottom=bottom, label=cell_type, color=colors(i % 10))
         bottom += shares[cell_type].to_numpy()
     axis.set_xticks(range(len(shares)), shares.index, rotation=90, fontsize=7)
-    axis.set_ylabel("share of cells")
+    axis.set_ylabel("share of passing cells")
+    axis.set_xlabel("scRNA-seq sample")
     axis.set_title("Cell types per sample")
     axis.legend(bbox_to_anchor=(1.01, 1), loc="upper left", frameon=False)
     return figure
@@ -106,6 +175,8 @@ def figure_variance(variance: pd.DataFrame):
     matrix = table.pivot(index="view", columns="factor", values="r2")[_factor_order(table["factor"].unique())] * 100
     figure, axis = plt.subplots(figsize=(0.6 * matrix.shape[1] + 4, 0.4 * matrix.shape[0] + 1.5))
     _heatmap(axis, matrix.clip(lower=0), "Blues", "variance explained (%)", fmt="{:.0f}")
+    axis.set_xlabel("factor")
+    axis.set_ylabel("view")
     axis.set_title("Variance explained per view and factor")
     return figure
 
@@ -122,6 +193,7 @@ def figure_top_weights(top: pd.DataFrame, per_factor: int = 8, max_factors: int 
         axis.barh(range(len(best)), best["weight"], color=np.where(best["weight"] > 0, "tab:red", "tab:blue"))
         axis.set_yticks(range(len(best)), labels, fontsize=7)
         axis.axvline(0, color="black", linewidth=0.5)
+        axis.set_xlabel("weight")
         axis.set_title(factor)
     for axis in list(axes.flat)[len(factors):]:
         axis.axis("off")
@@ -176,6 +248,7 @@ def figure_factors_by_covariates(factors: pd.DataFrame, clinical: pd.DataFrame, 
             for i, values in enumerate(data, start=1):
                 axis.scatter(np.full(len(values), i) + np.linspace(-0.12, 0.12, len(values)), values, s=9, alpha=0.7)
             axis.set_xticks(range(1, len(levels) + 1), [str(level) for level in levels], rotation=20, fontsize=8)
+            axis.set_ylabel(f"{factor} score", fontsize=8)
             axis.set_title(f"{factor} by {covariate}", fontsize=9)
     figure.tight_layout()
     return figure

@@ -86,7 +86,7 @@ def report_inputs(wildcards):
     if HAS_FEATURE_SETS:
         inputs["feature_set_enrichment"] = "results/clinical/feature_set_enrichment.parquet"
     if len(SCRNA_BATCHES) > 1:
-        inputs["batch_mixing"] = "results/harmonized/batch_mixing.parquet"
+        inputs |= {"batch_mixing": "results/harmonized/batch_mixing.parquet", "batch_embedding": "results/harmonized/batch_embedding.parquet"}
     return inputs
 
 
@@ -96,7 +96,9 @@ rule report_figures:
     output:
         coverage=figure("coverage", "Inputs and QC"),
         qc=figure("qc", "Inputs and QC"),
+        qc_distributions=figure("qc_distributions", "Inputs and QC"),
         cell_types=figure("cell_types", "Harmonization"),
+        batch_embedding=figure("batch_embedding", "Harmonization") if len(SCRNA_BATCHES) > 1 else [],
         variance_explained=figure("variance_explained", "Integration"),
         top_weights=figure("top_weights", "Integration"),
         factor_support=figure("factor_support", "Integration"),
@@ -106,7 +108,7 @@ rule report_figures:
         roc=figure("roc", "Clinical") if HAS_RESPONSE else [],
         factor_cards=report(directory("results/report/figures/factors"), patterns=["{factor}.png"], caption="../report/factor_card.rst", category="Factors"),
     params:
-        settings=settings("clinical", "mofa"),
+        settings=settings("clinical", "mofa", "qc"),
     log:
         "logs/report/figures.log",
     benchmark:

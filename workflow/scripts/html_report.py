@@ -18,7 +18,7 @@ for path in map(Path, snakemake.input.figures):
         figures |= {png.stem: Figure.from_png(png, caption) for png in sorted(path.glob("*.png"))}
     else:
         figures[path.stem] = Figure.from_png(path, (captions / f"{path.stem}.rst").read_text().strip())
-skip = {"figures", "provenance_config", "provenance_inputs", "provenance_packages", "provenance_pipeline"}
+skip = {"figures", "provenance_config", "provenance_inputs", "provenance_packages", "provenance_pipeline", "batch_embedding"}
 tables = {name: pd.read_parquet(path) for name, path in snakemake.input.items() if name not in skip}
 run_record = Path(snakemake.params.run_record)
 provenance = {

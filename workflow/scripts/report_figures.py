@@ -19,7 +19,9 @@ survival = (columns["survival_time"], columns["survival_event"], columns["surviv
 drawn = {  # drawn only for the outputs this run has (no survival or response columns: no such figure)
     "coverage": lambda: figures.figure_coverage(tables["coverage"]),
     "qc": lambda: figures.figure_qc(tables["qc"]),
+    "qc_distributions": lambda: figures.figure_qc_distributions(tables["qc"], config["qc"]),
     "cell_types": lambda: figures.figure_cell_types(tables["qc"]),
+    "batch_embedding": lambda: figures.figure_batch_embedding(tables["batch_embedding"], tables["batch_mixing"]),
     "variance_explained": lambda: figures.figure_variance(tables["variance"]),
     "top_weights": lambda: figures.figure_top_weights(tables["top"]),
     "factor_support": lambda: figures.figure_factor_support(tables["factor_support"], config["mofa"]["min_stability"]),
