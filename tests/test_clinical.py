@@ -155,12 +155,12 @@ def test_response_levels():
 
 def test_response_prediction_beats_clinical_covariates():
     factors, clinical = cohort()
-    result = predict_response(factors, clinical, settings(cv_repeats=5, bootstrap=100))
+    result = predict_response(factors, clinical, settings(cv_repeats=3, bootstrap=40))
     performance = result.performance.set_index("model")
     assert list(performance.index) == ["factors", "clinical", "factors_and_clinical"]
     assert performance.loc["factors", "auroc"] > 0.8
     assert (performance["ci_low"] <= performance["auroc"]).all() and (performance["auroc"] <= performance["ci_high"]).all()
-    assert (performance["n_bootstrap"] == 100).all()
+    assert (performance["n_bootstrap"] == 40).all()
     # Penalty chosen by log-loss keeps the coefficient on the scale of the true effect (2.5 log odds per SD).
     coefficients = result.coefficients.query("model == 'factors'").set_index("feature")
     assert 1.2 < coefficients.loc["FactorA", "coefficient"] < 4
