@@ -31,10 +31,13 @@ def recovery_of(cohort, tmp_path, restarts: int) -> pd.Series:
     return factor_recovery(pd.read_parquet(cohort / "truth" / "factors.parquet"), long)
 
 
-def test_default_example_cohort(tmp_path):
-    cohort = simulate_cohort(SimulationParams(), tmp_path / "cohort")
-    scores = recovery_of(cohort, tmp_path, restarts=2)
-    assert scores.mean() >= 0.8, scores.to_dict()
+@pytest.mark.workflow
+def test_default_example_cohort(example_run):
+    """The example run's reported factors (the workflow's own, best of its restarts) follow the
+    simulator's; 0.95, 0.99 and 0.99 measured."""
+    truth = pd.read_parquet(example_run / "resources/example_cohort/truth/factors.parquet")
+    scores = factor_recovery(truth, pd.read_parquet(example_run / "results/mofa/factors.parquet"))
+    assert len(scores) == 3 and scores.min() >= 0.8, scores.to_dict()
 
 
 @pytest.mark.slow
