@@ -95,8 +95,8 @@ def test_every_string_from_the_data_is_escaped():
         title=f"title {hostile}", written="now", cohort=[f"patient {hostile}"], supported_statement=hostile,
         findings=Findings(0.05, 0, 0, empty, empty), finding_lines=[hostile], strongest_lines=[], prediction=[hostile],
         strata_statement=hostile, strata=None, notices=table(frame, f"table of {hostile}"), notice_count="1",
-        cards=[], figures={}, qc_tables=[], no_samples=True, support=table(frame, "support"), integration_tables=[],
-        clinical_tables=[], patients=table(frame, "patients", id="patients-table"), run=[("command", hostile)],
+        cards=[], figures={}, qc_tables=[], no_samples=True, not_supported=table(frame, "support"), detail_tables=[],
+        patients=table(frame, "patients", id="patients-table"), run=[("command", hostile)],
         provenance_tables=[], config_text=hostile,
     )
     page = render(report)

@@ -228,6 +228,20 @@ def figure_factor_support(support: pd.DataFrame, threshold: float):
     return figure
 
 
+def _scores_by_group(axis, scores: pd.Series, groups: pd.Series, factor: str, title: str, counts: bool) -> None:
+    """A factor's scores (patients) per level of `groups` on `axis`: box and points, levels sorted,
+    each level's patient count under its name when `counts`."""
+    levels = sorted(groups.dropna().unique())
+    data = [scores[groups == level].dropna() for level in levels]
+    axis.boxplot(data, showfliers=False)
+    for i, values in enumerate(data, start=1):
+        axis.scatter(np.full(len(values), i) + np.linspace(-0.12, 0.12, len(values)), values, s=10, alpha=0.7)
+    labels = [f"{level}\n(n={len(d)})" if counts else str(level) for level, d in zip(levels, data)]
+    axis.set_xticks(range(1, len(levels) + 1), labels, rotation=0 if counts else 20, fontsize=8)
+    axis.set_ylabel(f"{factor} score", fontsize=8)
+    axis.set_title(title, fontsize=9)
+
+
 def figure_factors_by_covariates(factors: pd.DataFrame, clinical: pd.DataFrame, covariates: list[str], max_factors: int = 4):
     """Factor values (patients) by each categorical covariate, for the first `max_factors` columns of
     `factors` (patients x factors, in the order to show)."""
@@ -240,16 +254,8 @@ def figure_factors_by_covariates(factors: pd.DataFrame, clinical: pd.DataFrame, 
     figure, axes = plt.subplots(len(covariates), len(names), figsize=(3 * len(names), 2.6 * len(covariates)), squeeze=False)
     for row, covariate in enumerate(covariates):
         groups = table[covariate].replace("", np.nan)
-        levels = sorted(groups.dropna().unique())
         for column, factor in enumerate(names):
-            axis = axes[row, column]
-            data = [factors.loc[groups == level, factor].dropna() for level in levels]
-            axis.boxplot(data, showfliers=False)
-            for i, values in enumerate(data, start=1):
-                axis.scatter(np.full(len(values), i) + np.linspace(-0.12, 0.12, len(values)), values, s=9, alpha=0.7)
-            axis.set_xticks(range(1, len(levels) + 1), [str(level) for level in levels], rotation=20, fontsize=8)
-            axis.set_ylabel(f"{factor} score", fontsize=8)
-            axis.set_title(f"{factor} by {covariate}", fontsize=9)
+            _scores_by_group(axes[row, column], factors[factor], groups, factor, f"{factor} by {covariate}", counts=False)
     figure.tight_layout()
     return figure
 
@@ -356,16 +362,7 @@ def figure_factor_card(factor: str, scores: pd.Series, r2: pd.Series, clinical: 
     axes["variance"].set_title(f"{factor}: variance explained per view", fontsize=10)
     table = clinical.set_index("patient_id").reindex(scores.index)
     if response:
-        groups = table[response].replace("", np.nan)
-        levels = sorted(groups.dropna().unique())
-        data = [scores[groups == level].dropna() for level in levels]
-        axis = axes["response"]
-        axis.boxplot(data, showfliers=False)
-        for i, values in enumerate(data, start=1):
-            axis.scatter(np.full(len(values), i) + np.linspace(-0.12, 0.12, len(values)), values, s=10, alpha=0.7)
-        axis.set_xticks(range(1, len(levels) + 1), [f"{level}\n(n={len(d)})" for level, d in zip(levels, data)], fontsize=8)
-        axis.set_ylabel(f"{factor} score")
-        axis.set_title(f"{factor} by {response}", fontsize=10)
+        _scores_by_group(axes["response"], scores, table[response].replace("", np.nan), factor, f"{factor} by {response}", counts=True)
     if "survival" in axes:
         known = table[[time_column, event_column]].assign(score=scores).dropna()
         axis = axes["survival"]

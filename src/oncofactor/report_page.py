@@ -260,9 +260,8 @@ class Report:
     figures: dict[str, Figure]
     qc_tables: list[Table]
     no_samples: bool
-    support: Table
-    integration_tables: list[Table]
-    clinical_tables: list[Table]
+    not_supported: Table
+    detail_tables: list[Table]
     patients: Table
     run: list[tuple[str, str]]
     provenance_tables: list[Table]
@@ -370,21 +369,20 @@ def build_report(tables: dict[str, pd.DataFrame], figures: dict[str, Figure], pr
     if "batch_mixing" in tables:
         qc_tables.append(table(tables["batch_mixing"], "Batch mixing: the share of each cell's nearest neighbours from its own batch, before (PCA) and after Harmony."))
 
-    integration_tables = [table(support[~support["supported"].astype(bool)][["factor", "reason", "resample_stability", "r2", "null_r2", "best_view"]],
-                                "Factors not supported, each with the check it fails.", id="not-supported")]
-    integration_tables.append(table(support, "Every factor's checks (restart_stability is shown, not checked).", filterable=True))
-
-    clinical_tables = [table(tables["associations"].sort_values(["q_value", "p_value"], na_position="last"),
-                             f"Every association test, smallest q first. effect: Spearman rho, rank-biserial correlation, eta-squared or hazard ratio per SD, by test. "
-                             f"q: Benjamini-Bogomolov over the families (one covariate, survival, or survival adjusted; n_tests tests each); "
-                             f"q_within_family is BH within one family. Findings: q < {fdr:g}.", filterable=True)]
+    not_supported = table(support[~support["supported"].astype(bool)][["factor", "reason", "resample_stability", "r2", "null_r2", "best_view"]],
+                          "Factors not supported, each with the check it fails.", id="not-supported")
+    detail_tables = [table(support, "Every factor's checks (restart_stability is shown, not checked).", filterable=True)]
+    detail_tables += [table(tables["associations"].sort_values(["q_value", "p_value"], na_position="last"),
+                            f"Every association test, smallest q first. effect: Spearman rho, rank-biserial correlation, eta-squared or hazard ratio per SD, by test. "
+                            f"q: Benjamini-Bogomolov over the families (one covariate, survival, or survival adjusted; n_tests tests each); "
+                            f"q_within_family is BH within one family. Findings: q < {fdr:g}.", filterable=True)]
     for key, caption in [("response_coefficients", "Coefficients of each response model fitted on all patients (log odds per SD of a numeric feature; a category: against the others), with 95% intervals from refits on bootstrap resamples."),
                          ("response_prediction", "Response prediction: mean AUROC of out-of-fold probabilities over repeated cross-validation, with a 95% interval from refitting the whole procedure on bootstrap resamples."),
                          ("strata_selection", "Numbers of clusters tried, against the silhouette that unimodal data of the same covariance reach (null_silhouette_q95)."),
                          ("feature_set_enrichment", "Gene-set tests in factor weights (correlation-adjusted, CAMERA-style), smallest q first.")]:
         if key in tables:
             frame = tables[key].sort_values("q_value") if key == "feature_set_enrichment" else tables[key]
-            clinical_tables.append(table(frame, caption, filterable=len(frame) > PAGE_ROWS))
+            detail_tables.append(table(frame, caption, filterable=len(frame) > PAGE_ROWS))
 
     pipeline, run = provenance["pipeline"], provenance["run"]
     run_lines = [("oncofactor", str(pipeline.get("oncofactor_version", ""))), ("git revision", str(pipeline.get("git_revision", "")))]
@@ -402,7 +400,7 @@ def build_report(tables: dict[str, pd.DataFrame], figures: dict[str, Figure], pr
         prediction=prediction_statement(tables.get("response_prediction", pd.DataFrame())), strata_statement=strata_statement,
         strata=strata_table, notices=notice_table, notice_count=notice_count,
         cards=factor_cards(supported, tables, figures, settings), figures=figures, qc_tables=qc_tables, no_samples=qc.empty,
-        support=integration_tables[0], integration_tables=integration_tables[1:], clinical_tables=clinical_tables,
+        not_supported=not_supported, detail_tables=detail_tables,
         patients=patient_table(tables["coverage"], tables["clinical"], strata, tables["factors"], supported, settings),
         run=run_lines, provenance_tables=provenance_tables, config_text=provenance["config"],
     )

@@ -80,7 +80,8 @@ def report_inputs(wildcards):
         "strata_selection": "results/clinical/strata_selection.parquet",
     }
     if HAS_SURVIVAL:
-        inputs |= {"kaplan_meier": "results/clinical/kaplan_meier.parquet", "strata_logrank": "results/clinical/strata_logrank.parquet"}
+        # The survival figures fit Kaplan-Meier curves from strata and clinical (censoring marks, numbers at risk).
+        inputs["strata_logrank"] = "results/clinical/strata_logrank.parquet"
     if HAS_RESPONSE:
         inputs |= {name: f"results/clinical/{name}.parquet" for name in ("response_prediction", "response_roc", "response_coefficients")}
     if HAS_FEATURE_SETS:
