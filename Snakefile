@@ -73,6 +73,7 @@ rule all:
         rules.mofa_model.output,
         clinical_outputs(),
         rules.html_report.output,
+        rules.report_tables.output,
         rules.batch_embedding.output if len(SCRNA_BATCHES) > 1 else [],
         expand(rules.mefisto_section.output, sample=SPATIAL_SAMPLES) if config["mefisto"]["enabled"] else [],
     default_target: True

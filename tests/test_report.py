@@ -3,6 +3,7 @@ and `snakemake --report`."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 
 import numpy as np
@@ -128,15 +129,44 @@ def test_report_opens_in_headless_chromium(example_run):
 
 
 @pytest.mark.workflow
-def test_snakemake_report_groups_figures_by_category(example_run):
-    command = [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--configfile", str(REPO / "config/config.yaml"), "--report", "report.html"]
+def test_snakemake_report_previews_figures_and_tables_without_warnings(example_run):
+    """`snakemake --report` lists the figures and the main tables by category with no warning, and
+    previews a table (an HTML rendition; it cannot preview Parquet) with all its rows in Chromium."""
+    report = example_run / "snakemake_report.html"
+    command = [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--configfile", str(REPO / "config/config.yaml"), "--report", str(report)]
     result = subprocess.run(command, capture_output=True, text=True, cwd=example_run)
     assert result.returncode == 0, result.stderr[-3000:]
-    page = (example_run / "report.html").read_text()
+    console = result.stdout + result.stderr
+    assert "Warning" not in console and "never awaited" not in console, console[-3000:]
+    added = re.findall(r"^Adding (\S+) ", console, flags=re.MULTILINE)
+    assert not [name for name in added if name.endswith(".parquet")], added
+    for name in ("variance_explained.png", "kaplan_meier.png", "roc.png", "oncofactor_report.html", "associations.html", "qc.html", "notices.html"):
+        assert name in added, added
+    page = report.read_text()
     for category in ("Inputs and QC", "Harmonization", "Integration", "Clinical"):
         assert category in page
-    for figure in ("variance_explained.png", "kaplan_meier.png", "roc.png", "oncofactor_report.html", "associations.parquet", "qc.parquet"):
-        assert figure in page
+
+    subprocess.run([str(REPO / "tests/system/ensure_chromium.sh")], check=True)
+    from playwright.sync_api import sync_playwright
+
+    associations = pd.read_parquet(example_run / "results/clinical/associations.parquet")
+    errors = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(report.as_uri(), wait_until="load")
+        page.get_by_text("Clinical", exact=True).first.click()
+        page.locator("tr", has_text="tables/associations.html").locator("a[iconname=eye]").click()
+        preview = next(frame for frame in page.frames if "filename=associations.html" in frame.url)
+        preview.wait_for_selector("table.data")
+        rows = preview.locator("table.data tbody tr").count()
+        screenshots = example_run / "results/report/screenshots"
+        screenshots.mkdir(exist_ok=True)
+        page.screenshot(path=str(screenshots / "snakemake_report_associations.png"))
+        browser.close()
+    assert not errors, errors
+    assert rows == len(associations) > 0
 
 
 def test_provenance_records_checksums_and_versions(example_run):

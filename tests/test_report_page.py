@@ -18,8 +18,10 @@ from oncofactor.report_page import (
     display,
     finding_sentence,
     findings,
+    qc_per_sample,
     render,
     table,
+    table_page,
 )
 
 NEUTRAL = SIGNIFICANCE_COLOURS[0]
@@ -104,3 +106,30 @@ def test_every_string_from_the_data_is_escaped():
     # title (twice: <title> and <h1>), cohort, factors, finding, prediction, groups, notices caption and
     # cell, support cell, patient cell, command, config
     assert page.count("&lt;script&gt;") == 13
+
+
+def test_a_table_page_holds_every_row_escaped_and_paged():
+    hostile = '<script>alert("x")</script>'
+    frame = pd.DataFrame({"feature": [hostile] + [f"gene{i}" for i in range(39)], "weight": np.linspace(-2, 2, 40)})
+    page = table_page(frame, "Top features", f"weights {hostile}", "results/mofa/top_features.parquet")
+    assert page.count("<script") == 1, "only the page's own table script"
+    assert page.count("&lt;script&gt;") == 2  # the cell and the description
+    assert page.count("<tr><td>") == 40 and 'data-page="15"' in page
+    assert "results/mofa/top_features.parquet" in page and "40 rows shown" in page
+
+
+def test_qc_per_sample_counts_what_each_rule_removed():
+    qc = pd.DataFrame({
+        "sample_id": ["s1"] * 4 + ["s2"] * 2,
+        "modality": ["scrna"] * 4 + ["visium"] * 2,
+        "passed_qc": [True, False, False, True, True, False],
+        "removed_by": ["", "min_genes", "min_genes,max_pct_mito", "", "", "min_counts"],
+        "n_counts": [100, 5, 7, 300, 50, 1],
+        "n_genes": [50, 3, 4, 120, 20, 1],
+        "pct_mito": [1.0, 30.0, 40.0, 3.0, 0.0, 0.0],
+    })
+    per_sample = qc_per_sample(qc).set_index("sample_id")
+    assert per_sample["observations"].tolist() == [4, 2] and per_sample["passed_qc"].tolist() == [2, 1]
+    assert per_sample.loc["s1", ["removed: min_genes", "removed: max_pct_mito", "removed: min_counts"]].tolist() == [2, 1, 0]
+    assert per_sample.loc["s2", ["removed: min_genes", "removed: min_counts"]].tolist() == [0, 1]
+    assert per_sample.loc["s1", "median_counts"] == 53.5

@@ -268,6 +268,25 @@ class Report:
     config_text: str
 
 
+QC_PER_SAMPLE_CAPTION = ("Per sample: cells or spots read and passing QC, medians over all of them, and how many each QC rule "
+                         "removed (an observation can fail several rules).")
+
+
+def qc_per_sample(qc: pd.DataFrame) -> pd.DataFrame:
+    """One row per sample from the per-barcode QC table (results/harmonized/qc.parquet): observations
+    read and passing QC, median counts, genes and mitochondrial percentage over all of them, and one
+    'removed: <rule>' column per QC rule with the observations it removed."""
+    removed = qc.loc[~qc["passed_qc"], ["sample_id", "removed_by"]].assign(rule=lambda t: t["removed_by"].str.split(",")).explode("rule")
+    kept = qc.groupby(["sample_id", "modality"], sort=True).agg(
+        observations=("passed_qc", "size"), passed_qc=("passed_qc", "sum"), median_counts=("n_counts", "median"),
+        median_genes=("n_genes", "median"), median_pct_mito=("pct_mito", "median")).reset_index()
+    if not removed.empty:
+        by_rule = removed.groupby(["sample_id", "rule"]).size().unstack(fill_value=0).add_prefix("removed: ")
+        kept = kept.merge(by_rule.reset_index(), on="sample_id", how="left")
+        kept[list(by_rule.columns)] = kept[list(by_rule.columns)].fillna(0).astype(int)
+    return kept
+
+
 def cohort_lines(coverage: pd.DataFrame, qc: pd.DataFrame) -> list[str]:
     patients = coverage["patient_id"].nunique()
     present = coverage[coverage["present"]]
@@ -356,16 +375,7 @@ def build_report(tables: dict[str, pd.DataFrame], figures: dict[str, Figure], pr
     qc = tables["qc"]
     qc_tables = []
     if not qc.empty:
-        removed = qc.loc[~qc["passed_qc"], ["sample_id", "removed_by"]].assign(rule=lambda t: t["removed_by"].str.split(",")).explode("rule")
-        kept = qc.groupby(["sample_id", "modality"], sort=True).agg(
-            observations=("passed_qc", "size"), passed_qc=("passed_qc", "sum"), median_counts=("n_counts", "median"),
-            median_genes=("n_genes", "median"), median_pct_mito=("pct_mito", "median")).reset_index()
-        if not removed.empty:
-            by_rule = removed.groupby(["sample_id", "rule"]).size().unstack(fill_value=0)
-            kept = kept.merge(by_rule.add_prefix("removed: ").reset_index(), on="sample_id", how="left")
-            kept[[c for c in kept.columns if c.startswith("removed: ")]] = kept[[c for c in kept.columns if c.startswith("removed: ")]].fillna(0).astype(int)
-        qc_tables.append(table(kept, "Per sample: cells or spots read and passing QC, medians over all of them, and how many each QC rule removed "
-                               "(an observation can fail several rules).", filterable=True))
+        qc_tables.append(table(qc_per_sample(qc), QC_PER_SAMPLE_CAPTION, filterable=True))
     if "batch_mixing" in tables:
         qc_tables.append(table(tables["batch_mixing"], "Batch mixing: the share of each cell's nearest neighbours from its own batch, before (PCA) and after Harmony."))
 
@@ -407,7 +417,22 @@ def build_report(tables: dict[str, pd.DataFrame], figures: dict[str, Figure], pr
     return render(report)
 
 
-def render(report: Report) -> str:
+def _template(name: str):
     environment = Environment(loader=PackageLoader("oncofactor", "templates"), autoescape=True, undefined=StrictUndefined,
                               trim_blocks=True, lstrip_blocks=True)
-    return environment.get_template("report.html.j2").render(report=report, page_rows=PAGE_ROWS)
+    return environment.get_template(name)
+
+
+def render(report: Report) -> str:
+    return _template("report.html.j2").render(report=report, page_rows=PAGE_ROWS)
+
+
+def table_page(frame: pd.DataFrame, title: str, description: str, source: str) -> str:
+    """One result table as a standalone HTML page (sortable, filterable, paged like the report's
+    tables), so that `snakemake --report`, which previews HTML but not Parquet, can show it.
+
+    frame: the rows to show; title: the page heading; description: what the table holds (plain
+    text); source: the Parquet file that holds the whole table.
+    """
+    shown = table(frame, "Click a column to sort; type to filter." if len(frame) else "", filterable=len(frame) > 0)
+    return _template("table.html.j2").render(table=shown, title=title, description=description, source=source, page_rows=PAGE_ROWS)

@@ -11,7 +11,7 @@ rule clinical_associations:
         support=rules.factor_support.output.support,
         clinical="results/inputs/clinical.parquet",
     output:
-        report("results/clinical/associations.parquet", caption="../report/associations_table.rst", category="Clinical"),
+        "results/clinical/associations.parquet",
     params:
         settings=settings("clinical", "outcome"),
     log:
@@ -34,7 +34,7 @@ rule response_prediction:
         support=rules.factor_support.output.support,
         clinical="results/inputs/clinical.parquet",
     output:
-        performance=report("results/clinical/response_prediction.parquet", caption="../report/response_prediction_table.rst", category="Clinical"),
+        performance="results/clinical/response_prediction.parquet",
         roc="results/clinical/response_roc.parquet",
         coefficients="results/clinical/response_coefficients.parquet",
         notices="results/clinical/response_notices.parquet",
@@ -60,7 +60,7 @@ rule patient_strata:
         support=rules.factor_support.output.support,
         clinical="results/inputs/clinical.parquet",
     output:
-        strata=report("results/clinical/strata.parquet", caption="../report/strata_table.rst", category="Clinical"),
+        strata="results/clinical/strata.parquet",
         selection="results/clinical/strata_selection.parquet",
         notices="results/clinical/strata_notices.parquet",
         curves="results/clinical/kaplan_meier.parquet" if HAS_SURVIVAL else [],
@@ -89,7 +89,7 @@ rule feature_set_enrichment:
         views="results/integration/views.h5mu",
         gmt=config["feature_sets"]["gmt"],
     output:
-        table=report("results/clinical/feature_set_enrichment.parquet", caption="../report/feature_set_enrichment_table.rst", category="Clinical"),
+        table="results/clinical/feature_set_enrichment.parquet",
         notices="results/clinical/feature_set_notices.parquet",
     params:
         settings=settings("feature_sets", "mofa"),
@@ -112,7 +112,7 @@ rule batch_confounding:
         samples="results/inputs/samples.parquet",
         clinical="results/inputs/clinical.parquet",
     output:
-        table=report("results/clinical/batch_confounding.parquet", caption="../report/batch_confounding_table.rst", category="Clinical"),
+        table="results/clinical/batch_confounding.parquet",
         notices="results/clinical/batch_confounding_notices.parquet",
     params:
         settings=settings("clinical", "batch"),

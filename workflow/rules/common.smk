@@ -87,12 +87,23 @@ def input_tables():
     return named_tables(config)
 
 
+def input_mb(input):
+    """The size of a job's existing input files (MB).
+
+    Not Snakemake's `input.size_mb`: that builds a coroutine which Snakemake cannot run inside its
+    own DAG loop, so every such resource printed "coroutine ... was never awaited" during
+    `snakemake --report` (snakemake#4280). Inputs that do not exist yet count 0: Snakemake
+    re-evaluates a job's resources when it is ready to run, with all its inputs present.
+    """
+    return sum(os.path.getsize(path) for path in input if os.path.exists(path)) / 2**20
+
+
 def mem_mb(base, per_input_mb=0.0):
     """A job's memory request (MB): `base` plus `per_input_mb` per MB of its input files, times the
     attempt, so that a job killed for memory is retried with more."""
-    return lambda wildcards, input, attempt: int(base + per_input_mb * input.size_mb) * attempt
+    return lambda wildcards, input, attempt: int(base + per_input_mb * input_mb(input)) * attempt
 
 
 def runtime(base, per_input_gb=0.0):
     """A job's time limit (minutes): `base` plus `per_input_gb` per GB of input, times the attempt."""
-    return lambda wildcards, input, attempt: int(base + per_input_gb * input.size_mb / 1024) * attempt
+    return lambda wildcards, input, attempt: int(base + per_input_gb * input_mb(input) / 1024) * attempt

@@ -66,7 +66,7 @@ rule harmonization_tables:
         genes=expand("results/harmonized/genes/{sample}.parquet", sample=SAMPLES.index),
         notices=expand("results/harmonized/notices/{sample}.parquet", sample=SAMPLES.index),
     output:
-        qc=report("results/harmonized/qc.parquet", caption="../report/qc_table.rst", category="Inputs and QC"),
+        qc="results/harmonized/qc.parquet",
         genes="results/harmonized/gene_harmonization.parquet",
         notices="results/harmonized/notices.parquet",
     params:

@@ -42,8 +42,8 @@ rule mofa_model:
         model="results/mofa/model.hdf5",
         factors="results/mofa/factors.parquet",
         weights="results/mofa/weights.parquet",
-        variance=report("results/mofa/variance_explained.parquet", caption="../report/variance_explained_table.rst", category="Integration"),
-        top=report("results/mofa/top_features.parquet", caption="../report/top_features_table.rst", category="Integration"),
+        variance="results/mofa/variance_explained.parquet",
+        top="results/mofa/top_features.parquet",
         preprocessing="results/mofa/preprocessing.parquet",
         orientation="results/mofa/factor_orientation.parquet",
         views="results/integration/views_mofa.h5mu",
@@ -112,7 +112,7 @@ rule factor_support:
         qc="results/harmonized/qc.parquet",
         samples="results/inputs/samples.parquet",
     output:
-        support=report("results/mofa/factor_support.parquet", caption="../report/factor_support_table.rst", category="Integration"),
+        support="results/mofa/factor_support.parquet",
         notices="results/mofa/factor_support_notices.parquet",
     params:
         settings=settings("mofa"),

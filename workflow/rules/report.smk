@@ -44,7 +44,7 @@ rule run_notices:
     input:
         notice_files(),
     output:
-        report("results/notices.parquet", caption="../report/notices_table.rst", category="Inputs and QC"),
+        "results/notices.parquet",
     params:
         settings=settings(),
     log:
@@ -122,6 +122,48 @@ rule report_figures:
         "../../envs/report.yaml"
     script:
         "../scripts/report_figures.py"
+
+
+def report_table_sources():
+    """The result tables `snakemake --report` shows, each as an HTML page (it previews HTML, not
+    Parquet): name -> (Parquet file, report category). Captions are ../report/<name>_table.rst."""
+    sources = {
+        "notices": (rules.run_notices.output[0], "Inputs and QC"),
+        "qc": ("results/harmonized/qc.parquet", "Inputs and QC"),
+        "variance_explained": ("results/mofa/variance_explained.parquet", "Integration"),
+        "top_features": ("results/mofa/top_features.parquet", "Integration"),
+        "factor_support": (rules.factor_support.output.support, "Integration"),
+        "associations": ("results/clinical/associations.parquet", "Clinical"),
+        "strata": ("results/clinical/strata.parquet", "Clinical"),
+        "batch_confounding": (rules.batch_confounding.output.table, "Clinical"),
+    }
+    if HAS_RESPONSE:
+        sources["response_prediction"] = ("results/clinical/response_prediction.parquet", "Clinical")
+    if HAS_FEATURE_SETS:
+        sources["feature_set_enrichment"] = ("results/clinical/feature_set_enrichment.parquet", "Clinical")
+    return sources
+
+
+rule report_tables:
+    input:
+        **{name: source for name, (source, _) in report_table_sources().items()},
+    output:
+        **{name: report(f"results/report/tables/{name}.html", caption=f"../report/{name}_table.rst", category=category)
+           for name, (_, category) in report_table_sources().items()},
+    params:
+        captions=str(REPO / "workflow" / "report"),
+    log:
+        "logs/report/tables.log",
+    benchmark:
+        "results/benchmarks/report_tables.tsv"
+    threads: 1
+    resources:
+        mem_mb=mem_mb(500, 10),
+        runtime=runtime(5, 30),
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/report_tables.py"
 
 
 rule html_report:
