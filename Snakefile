@@ -1,5 +1,6 @@
 # oncofactor: multi-modal factor analysis of cancer cohorts (scRNA-seq, spatial, CTC, clinical).
-# Run: snakemake --workflow-profile workflow/profiles/default [--configfile my_config.yaml]   (README)
+# Run: snakemake --cores all [--configfile my_config.yaml]   (README). Snakemake reads the workflow's
+# settings from profiles/default (a link to workflow/profiles/default) by itself.
 
 import sys
 from datetime import datetime, timezone

@@ -139,7 +139,7 @@ def main() -> None:
     shutil.rmtree(run, ignore_errors=True)
     run.mkdir()
     # The local profile, as `make run` uses it, on 2 cores.
-    snakemake = [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--workflow-profile", str(REPO / "workflow/profiles/default"),
+    snakemake = [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"),
                  "--configfile", config, "--cores", "2"]
     figures = {"scale": name}
     figures["dag_s"], _ = timed(snakemake + ["--dry-run", "--quiet", "all"], run, work / "dryrun.log")

@@ -62,7 +62,7 @@ def run_one(patients: int, seed: int, genes: int, work: Path) -> dict:
     if not cohort.exists():
         simulate_cohort(SimulationParams(patients=patients, seed=seed, genes=genes, biology="hard", quirks=()), cohort)
     log = folder / "pipeline.log"
-    command = [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--workflow-profile", str(REPO / "workflow/profiles/default"),
+    command = [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"),
                "--configfile", str(cohort / "config.yaml"), "--cores", "2"]
     with log.open("w") as handle:
         if subprocess.run(command, cwd=folder, stdout=handle, stderr=subprocess.STDOUT).returncode:

@@ -139,7 +139,7 @@ def trained_cll(shared_data: Path, outfile: Path, **clinical):
 
 def run_committed_cohort(cohort: Path, workdir: Path) -> str:
     """Run a committed cohort config (tests/real_cohort, tests/cll_cohort: tables named from the
-    repository root) with the README's command (`snakemake --workflow-profile ... --configfile
+    repository root) with the README's command (`snakemake --configfile
     config.yaml`) in `workdir`, its table paths made absolute; skip when ../shared/data is absent.
     Asserts the run succeeds and returns its console output."""
     import subprocess
@@ -157,7 +157,7 @@ def run_committed_cohort(cohort: Path, workdir: Path) -> str:
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     command = [
         str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"),
-        "--workflow-profile", str(REPO / "workflow/profiles/default"), "--configfile", "config.yaml",
+        "--configfile", "config.yaml",
     ]
     result = subprocess.run(command, capture_output=True, text=True, cwd=workdir)
     assert result.returncode == 0, result.stderr[-5000:]

@@ -44,13 +44,18 @@ def test_dry_run_of_the_example_config(tmp_path):
 
 
 def test_local_runs_use_the_default_profile(tmp_path):
+    """A plain `snakemake` (no profile flag) and `oncofactor run` both read the workflow's settings."""
     run_recipe = (REPO / "Makefile").read_text().split("\nrun:")[1].split("\n\n")[0]
     assert "oncofactor run" in run_recipe
     simulate_cohort(SimulationParams(), tmp_path / "resources" / "example_cohort")
-    command = [str(BIN / "oncofactor"), "run", "-n", "--configfile", str(REPO / "config" / "config.yaml")]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    assert f"workflow specific profile {REPO / 'workflow/profiles/default'}" in result.stdout + result.stderr
+    config = str(REPO / "config" / "config.yaml")
+    for command in ([str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--cores", "2", "-n", "--configfile", config],
+                    [str(BIN / "oncofactor"), "run", "-n", "--configfile", config]):
+        result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        console = result.stdout + result.stderr
+        assert f"workflow specific profile {REPO / 'profiles/default'}" in console, console[:2000]
+    assert (REPO / "profiles/default").resolve() == (REPO / "workflow/profiles/default").resolve()
 
 
 def test_a_malformed_config_is_named_with_its_line(tmp_path):

@@ -234,8 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
         "run",
         help="run the workflow (Snakemake), after checking the config files and removing a stale lock",
         description=(
-            "oncofactor run [SNAKEMAKE ARGUMENTS]: Snakemake with this checkout's Snakefile and local profile "
-            "(unless --snakefile, --profile or --workflow-profile are given) and the arguments given, e.g. "
+            "oncofactor run [SNAKEMAKE ARGUMENTS]: Snakemake with this checkout's Snakefile (unless --snakefile "
+            "is given; Snakemake reads the workflow profile beside it) and the arguments given, e.g. "
             "`oncofactor run --configfile my.yaml --cores 8`. First every --configfile is checked to be valid YAML "
             "(file, line and column named), and a lock left by a killed run is removed when no Snakemake process "
             "of this machine works in the folder."

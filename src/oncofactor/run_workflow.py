@@ -19,7 +19,6 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 SNAKEFILE = REPO / "Snakefile"
-LOCAL_PROFILE = REPO / "workflow" / "profiles" / "default"
 
 
 def _values(args: list[str], *names: str) -> list[str]:
@@ -84,13 +83,11 @@ def remove_stale_lock(folder: Path) -> str:
 
 
 def snakemake_command(args: list[str]) -> list[str]:
-    """The Snakemake command line: `args`, with this checkout's Snakefile and local profile unless
-    `args` name their own."""
+    """The Snakemake command line: `args`, with this checkout's Snakefile unless `args` name their own
+    (Snakemake reads the workflow profile beside it, profiles/default, by itself)."""
     command = [str(Path(sys.executable).parent / "snakemake")]
     if not _values(args, "-s", "--snakefile"):
         command += ["--snakefile", str(SNAKEFILE)]
-    if not any(arg.split("=")[0] in ("--profile", "--workflow-profile") for arg in args):
-        command += ["--workflow-profile", str(LOCAL_PROFILE)]
     return command + args
 
 
