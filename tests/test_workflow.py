@@ -167,6 +167,33 @@ def test_run_writes_every_stage(small_run, tmp_path):
         assert f"{rule} " not in result.stdout.split("Job stats:")[1].split("Reasons:")[0], rule
 
 
+def test_the_model_file_opens_in_mofax_with_its_training_data(small_run):
+    """results/mofa/model.hdf5 holds the data it was trained on, as mofax and MOFA2 read it: per view
+    the training values (Gaussian views centred per feature, as mofapy2 trains them), for the
+    patients and features of the factor and weight tables."""
+    import mofax
+
+    from oncofactor.config import load_config
+    from oncofactor.mofa import strip_view, training_data
+
+    workdir = small_run.workdir
+    settings = load_config(small_run.config)["mofa"]
+    data = training_data(str(workdir / "results/integration/views.h5mu"), settings)
+    factors = pd.read_parquet(workdir / "results/mofa/factors.parquet")
+    weights = pd.read_parquet(workdir / "results/mofa/weights.parquet")
+    model = mofax.mofa_model(str(workdir / "results/mofa/model.hdf5"))
+    try:
+        assert model.shape == (len(data.samples), sum(len(features) for features in data.features.values()))
+        for view in model.views:
+            values = model.get_data(views=view, df=True)
+            expected = data.views[view] - (np.nanmean(data.views[view], axis=0) if data.likelihoods[view] == "gaussian" else 0)
+            np.testing.assert_allclose(values.to_numpy(), expected, atol=1e-5)
+            assert list(values.index) == list(data.samples) and set(values.index) == set(factors["sample"])
+            assert sorted(strip_view(f, view) for f in values.columns) == sorted(weights.loc[weights["view"] == view, "feature"].unique())
+    finally:
+        model.close()
+
+
 def test_bad_inputs_stop_the_run_before_any_job(cohort, tmp_path):
     cohort.set_cell("samples.tsv", 0, "format", "loom")
     cohort.set_cell("ctc_enumeration.tsv", 2, "ctc_count", "-2")

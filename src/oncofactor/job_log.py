@@ -1,8 +1,9 @@
 """A workflow job's log, and the one line per failed job that the end of a run shows.
 
-Every script starts with `start_job(snakemake)`: its log lines go to the job's log file; when it
-fails, the traceback goes there too, and the error's own message goes, as one line, to the console
-and to `<log>.error` beside the log. The Snakefile's `onerror` handler lists those lines
+Every script starts with `start_job(snakemake)`: its log lines, and whatever the job or its
+libraries print (warnings, progress, C-level messages), go to the job's log file; when it fails,
+the traceback goes there too, and the error's own message goes, as one line, to the console and to
+`<log>.error` beside the log. The Snakefile's `onerror` handler lists those lines
 (`failed_job_lines`), so a failed run ends with what went wrong in each job, not with Snakemake's
 "At least one job did not complete successfully".
 """
@@ -10,6 +11,7 @@ and to `<log>.error` beside the log. The Snakefile's `onerror` handler lists tho
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -35,6 +37,7 @@ def start_job(snakemake) -> logging.Logger:
     marker = log.with_name(log.name + ERROR_SUFFIX)
     marker.unlink(missing_ok=True)  # a retry that succeeds leaves no earlier failure behind
     logging.basicConfig(filename=log, level=logging.INFO, format=LOG_FORMAT, force=True)
+    console = _send_output_to(log)
     job = f"{snakemake.rule}" + (f" ({', '.join(f'{k}={v}' for k, v in snakemake.wildcards.items())})" if len(snakemake.wildcards) else "")
 
     def report_failure(kind, error, traceback):
@@ -44,10 +47,24 @@ def start_job(snakemake) -> logging.Logger:
         logging.getLogger().error("%s failed", job, exc_info=(kind, error, traceback))
         line = error_line(error)
         marker.write_text(f"{job}: {line} (log: {log})\n")
-        print(f"oncofactor: {job} failed: {line} (traceback in {log})", file=sys.stderr)
+        print(f"oncofactor: {job} failed: {line} (traceback in {log})", file=console)
 
     sys.excepthook = report_failure
     return logging.getLogger()
+
+
+def _send_output_to(log: Path):
+    """Point the process's stdout and stderr (file descriptors 1 and 2, so C libraries' messages as
+    well) at `log`, so a run's console holds only Snakemake's progress and one line per failure.
+    Returns a stream to the console as it was."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    console = os.fdopen(os.dup(2), "w", buffering=1)
+    target = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    os.dup2(target, 1)
+    os.dup2(target, 2)
+    os.close(target)
+    return console
 
 
 def failed_job_lines(log_root: str | Path, since: str) -> list[str]:

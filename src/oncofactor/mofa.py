@@ -111,8 +111,10 @@ def trainable_factors(data: MofaData, requested: int) -> tuple[int, str]:
     return allowed, f"mofa.factors = {requested}, but {n_samples} patients and {n_features} features allow at most {allowed}"
 
 
-def train(data: MofaData, settings: dict, seed: int, outfile: str, coordinates: np.ndarray | None = None, n_inducing: int | None = None) -> None:
-    """Train one MOFA model with `seed` and save it to `outfile` (HDF5, as mofapy2 saves it).
+def train(data: MofaData, settings: dict, seed: int, outfile: str, coordinates: np.ndarray | None = None, n_inducing: int | None = None,
+          save_data: bool = False) -> None:
+    """Train one MOFA model with `seed` and save it to `outfile` (HDF5, as mofapy2 saves it; with
+    `save_data`, with the training data, so that mofax's `get_data()` and MOFA2's data plots work).
 
     With `coordinates` (samples x 2, e.g. spot positions) the model is MEFISTO: factors are smooth
     over the coordinates, with a sparse Gaussian process on `n_inducing` inducing points.
@@ -154,7 +156,7 @@ def train(data: MofaData, settings: dict, seed: int, outfile: str, coordinates: 
                 model.set_smooth_options(scale_cov=True, sparseGP=fraction < 1.0, frac_inducing=fraction, start_opt=10, opt_freq=10)
             model.build()
             model.run()
-            model.save(outfile, save_data=False)
+            model.save(outfile, save_data=save_data)
     except SystemExit as stop:
         said = [line.strip() for line in console.getvalue().splitlines() if line.strip()]
         raise MofaTrainingError(f"mofapy2 stopped (exit status {stop.code}): {said[-1] if said else 'no message'}") from None

@@ -1,4 +1,5 @@
-"""One seeded MOFA+ training run on the patient-level views."""
+"""One seeded MOFA+ training run on the patient-level views, saved with its training data (the best
+restart becomes results/mofa/model.hdf5, which mofax and MOFA2 open with its data)."""
 
 from threadpoolctl import threadpool_limits
 
@@ -10,4 +11,4 @@ settings = snakemake.params.settings["mofa"]
 data = training_data(snakemake.input[0], settings)
 # One BLAS thread per job: measured faster for MOFA than two, and restarts run side by side.
 with threadpool_limits(limits=1):
-    train(data, settings, int(snakemake.wildcards.seed), snakemake.output[0])
+    train(data, settings, int(snakemake.wildcards.seed), snakemake.output[0], save_data=True)
