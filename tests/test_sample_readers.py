@@ -46,7 +46,9 @@ def test_simulated_visium_keeps_in_tissue_spots_with_coordinates(small_cohort):
     assert list(adata.obs_names) == list(positions.index[positions["in_tissue"] == 1])
     expected = positions.loc[adata.obs_names, ["pxl_col_in_fullres", "pxl_row_in_fullres"]].to_numpy()
     assert np.array_equal(adata.obsm["spatial"], expected)
-    assert adata.uns["spatial"]["section"]["scalefactors"]["spot_diameter_fullres"] > 0
+    library = adata.uns["spatial"][outs.parent.name]
+    assert library["scalefactors"]["spot_diameter_fullres"] > 0
+    assert set(library["images"]) == {"hires", "lowres"} and library["images"]["hires"].ndim == 3
 
 
 def test_simulated_ctc_table_separates_ctcs_from_blood_cells(tmp_path):
@@ -137,6 +139,10 @@ def test_real_visium_sections_load_with_coordinates(shared_data):
     aligned = v1[reference.obs_names]
     assert np.array_equal(aligned.obsm["spatial"], reference.obsm["spatial"])
     assert np.array_equal(dense(aligned), dense(reference))
+    ours, theirs = v1.uns["spatial"]["1.0.0"], next(iter(reference.uns["spatial"].values()))
+    assert ours["scalefactors"] == theirs["scalefactors"]
+    for resolution in ("hires", "lowres"):
+        assert np.array_equal(ours["images"][resolution], theirs["images"][resolution])
 
 
 def test_real_single_ctc_tables_load(shared_data):

@@ -194,6 +194,23 @@ def test_the_model_file_opens_in_mofax_with_its_training_data(small_run):
         model.close()
 
 
+def test_a_harmonized_section_plots_with_scanpy_as_it_is(small_run):
+    """sc.pl.spatial draws a harmonized Visium section on its tissue image with no extra argument:
+    uns['spatial'] holds the section's images and scale factors under its sample ID."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import scanpy as sc
+
+    sheet = small_run.cohort.read("samples.tsv")
+    sample_id = sheet.query("modality == 'spatial'")["sample_id"].iloc[0]
+    adata = ad.read_h5ad(small_run.workdir / f"results/harmonized/{sample_id}.h5ad")
+    assert list(adata.uns["spatial"]) == [sample_id]
+    assert {"hires", "lowres"} <= set(adata.uns["spatial"][sample_id]["images"])
+    axes = sc.pl.spatial(adata, color="n_counts", show=False)
+    assert axes[0].images, "the tissue image is drawn"
+
+
 def test_bad_inputs_stop_the_run_before_any_job(cohort, tmp_path):
     cohort.set_cell("samples.tsv", 0, "format", "loom")
     cohort.set_cell("ctc_enumeration.tsv", 2, "ctc_count", "-2")

@@ -245,12 +245,15 @@ def read_zarr(path: str | Path) -> ad.AnnData:
 POSITION_COLUMNS = ["barcode", "in_tissue", "array_row", "array_col", "pxl_row_in_fullres", "pxl_col_in_fullres"]
 
 
-def read_visium(path: str | Path) -> ad.AnnData:
-    """Space Ranger outs/: in-tissue spots of the filtered matrix with their positions.
+def read_visium(path: str | Path, library_id: str | None = None) -> ad.AnnData:
+    """Space Ranger outs/: in-tissue spots of the filtered matrix with their positions and images.
 
     Reads tissue_positions.csv (Space Ranger 2+, with header) or tissue_positions_list.csv (1.x,
-    without); images are not needed. obsm['spatial'] holds (x, y) = (pxl_col, pxl_row) in
-    full-resolution pixels; uns['spatial'][sample]['scalefactors'] the scale factors when present.
+    without). obsm['spatial'] holds (x, y) = (pxl_col, pxl_row) in full-resolution pixels. As
+    scanpy's read_visium lays them out, so that sc.pl.spatial and squidpy use them as they are:
+    uns['spatial'][library_id] holds 'scalefactors' and 'images' ('hires', 'lowres': RGB arrays as
+    matplotlib reads the PNGs), each when Space Ranger wrote it. library_id: the sample's name
+    (default: the name of the folder, or of the one above it when that is outs/).
     """
     outs = visium_outs(Path(path))
     matrix = outs / "filtered_feature_bc_matrix.h5"
@@ -274,9 +277,17 @@ def read_visium(path: str | Path) -> ad.AnnData:
     positions = positions.loc[adata.obs_names]
     adata.obs[["array_row", "array_col"]] = positions[["array_row", "array_col"]].to_numpy()
     adata.obsm["spatial"] = positions[["pxl_col_in_fullres", "pxl_row_in_fullres"]].to_numpy(dtype=float)
+    library = {}
     scalefactors = outs / "spatial" / "scalefactors_json.json"
     if scalefactors.exists():
-        adata.uns["spatial"] = {"section": {"scalefactors": json.loads(scalefactors.read_text())}}
+        library["scalefactors"] = json.loads(scalefactors.read_text())
+    images = {resolution: outs / "spatial" / f"tissue_{resolution}_image.png" for resolution in ("hires", "lowres")}
+    if any(image.exists() for image in images.values()):
+        from matplotlib.image import imread
+
+        library["images"] = {resolution: imread(image) for resolution, image in images.items() if image.exists()}
+    if library:
+        adata.uns["spatial"] = {library_id or (outs.parent.name if outs.name == "outs" else outs.name): library}
     return adata
 
 
@@ -521,7 +532,7 @@ def _read_sample(sample: Mapping, config: dict) -> ad.AnnData:
     if file_format == "zarr":
         return read_zarr(path)
     if file_format == "visium":
-        return read_visium(path)
+        return read_visium(path, library_id=sample["sample_id"])
     if file_format == "csv":
         ctc = config["ctc"]
         adata = read_count_table(
