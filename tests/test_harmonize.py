@@ -41,6 +41,9 @@ def test_scrna_sample(validated, small_cohort):
     assert (adata.obs["patient_id"] == sample["patient_id"]).all()
     assert adata.uns["oncofactor"]["species"] == "human" and result.dropped == ""
     assert set(result.genes["action"]) == {"kept"} and len(result.genes) == adata.n_vars
+    counts = adata.obs["cell_type"].astype(str).value_counts()
+    assert result.summary().startswith(f"{adata.n_obs} of {len(result.qc)} observations passed QC")
+    assert f"cell types: {counts.index[0]} {counts.iloc[0]}" in result.summary()
 
 
 def test_spatial_and_ctc_samples(validated):
@@ -69,6 +72,9 @@ def test_a_sample_whose_every_cell_fails_qc_is_left_out_not_a_crash(validated):
     assert result.adata.n_obs == 0 and not result.qc["passed_qc"].any()
     assert result.dropped.startswith(f"0 of {len(result.qc)} cells passed QC") and "counts_below_floor" in result.dropped
     assert result.qc["removed_by"].str.split(",").map(lambda rules: "counts_below_floor" in rules).all()
+    n = len(result.qc)
+    assert result.summary().startswith(f"0 of {n} observations passed QC; removed by ") and f"counts_below_floor {n}" in result.summary()
+    assert result.summary().endswith(f"; left out: {result.dropped}")
     [notice] = result.notices
     assert (notice.kind, notice.subject, notice.outcome) == ("sample", result.adata.uns["oncofactor"]["sample_id"], LEFT_OUT)
     assert notice.fix.startswith("check the library; if it is usable, relax qc.scrna.min_counts")

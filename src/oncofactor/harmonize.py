@@ -80,6 +80,19 @@ class HarmonizedSample:
     def dropped(self) -> str:
         return self.adata.uns["oncofactor"]["dropped"]
 
+    def summary(self) -> str:
+        """What QC did to the sample, for its log: observations read and kept, how many each QC rule
+        removed (an observation can fail several), the cell types of those kept, and why the sample
+        is left out when it is."""
+        rules = self.qc.loc[self.qc["removed_by"] != "", "removed_by"].str.split(",").explode().value_counts()
+        line = f"{self.adata.n_obs} of {len(self.qc)} observations passed QC"
+        if len(rules):
+            line += "; removed by " + ", ".join(f"{rule} {count}" for rule, count in sorted(rules.items()))
+        if self.adata.n_obs and "cell_type" in self.adata.obs:
+            types = self.adata.obs["cell_type"].astype(str).value_counts()
+            line += "; cell types: " + ", ".join(f"{name} {count}" for name, count in types.items())
+        return line + (f"; left out: {self.dropped}" if self.dropped else "")
+
 
 def _labels_for(sample: Mapping, adata: ad.AnnData, settings: dict) -> pd.Series | None:
     labels = None

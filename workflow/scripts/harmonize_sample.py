@@ -41,4 +41,4 @@ logging.info(
     "timing: read %.3f s, harmonize %.3f s, write %.3f s, morans_i %.3f s, %d observations",
     read - started, harmonized - read, written - harmonized, time.perf_counter() - written, len(result.qc),
 )
-logging.info("%d of %d observations passed QC%s", result.adata.n_obs, len(result.qc), f"; left out: {result.dropped}" if result.dropped else "")
+logging.info("%s", result.summary())
