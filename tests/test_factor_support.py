@@ -183,7 +183,7 @@ def test_technical_covariates_per_patient():
         "sample_id": ["s1"] * 4 + ["s2"] * 3 + ["s3", "s3", "c1", "c1"],
         "modality": ["scrna"] * 7 + ["spatial"] * 2 + ["ctc_scrna"] * 2,
         "cell_type": ["T_cell", "T_cell", "tumour", "tumour", "T_cell", "tumour", "tumour", "spot", "spot", "CTC", "CTC"],
-        "n_counts": [1000, 1000, 3000, 3000, 1000, 3000, 3000, 20, 30, 5e5, 7e5],
+        "total_counts": [1000, 1000, 3000, 3000, 1000, 3000, 3000, 20, 30, 5e5, 7e5],
         "passed_qc": [True] * 11,
     })
     samples = pd.DataFrame({"sample_id": ["s1", "s2", "s3", "c1"], "patient_id": ["P1", "P2", "P2", "P1"]})

@@ -106,7 +106,7 @@ def test_a_sample_of_another_species_is_left_out_unless_allowed(validated, share
     mouse = {"sample_id": "mouse_section", "patient_id": "P001", "modality": "spatial", "path": str(shared_data / "Perik-Zavodskii_CoexpressDeconvolve"), "format": "visium"}
     result = harmonize_sample(mouse, config, gene_map, cohort_species="human")
     assert result.dropped == "its genes are mouse, the cohort's human" and result.adata.n_obs == 0
-    assert set(result.qc["removed_by"]) == {"sample_left_out"} and result.qc["n_counts"].median() == 226
+    assert set(result.qc["removed_by"]) == {"sample_left_out"} and result.qc["total_counts"].median() == 226
     assert "genes.allow_mixed_species" in result.notices[-1].fix
     allowed = {**config, "genes": {**config["genes"], "allow_mixed_species": True}}
     assert harmonize_sample(mouse, allowed, gene_map, cohort_species="human").dropped == ""
@@ -135,7 +135,7 @@ def test_real_samples_harmonize(shared_data):
     heart = results["heart"]
     assert set(heart.genes["action"]) == {"dropped_unmapped"} and heart.adata.n_obs == 0
     assert heart.dropped == "none of its 100 features has a gene symbol that the cohort knows"
-    assert set(heart.qc["removed_by"]) == {"sample_left_out"} and heart.qc["n_counts"].median() == 9, "QC of the file's own features"
+    assert set(heart.qc["removed_by"]) == {"sample_left_out"} and heart.qc["total_counts"].median() == 9, "QC of the file's own features"
     assert "genes.annotation" in heart.notices[-1].fix
     ensembl = check_config({"samples": "s.tsv", "clinical": {"path": "c.tsv"}, "genes": {"namespace": "ensembl"}})
     heart = harmonize_sample(samples.iloc[2].to_dict(), ensembl, gene_map)

@@ -28,9 +28,9 @@ def test_metrics_match_scanpy(small_cohort):
     reference.var_names = reference.var["gene_symbol"].to_numpy()
     reference.var["mt"] = reference.var_names.str.startswith("MT-")
     sc.pp.calculate_qc_metrics(reference, qc_vars=["mt"], inplace=True, percent_top=None)
-    assert np.allclose(ours["n_counts"], reference.obs["total_counts"])
-    assert np.array_equal(ours["n_genes"], reference.obs["n_genes_by_counts"])
-    assert np.allclose(ours["pct_mito"], reference.obs["pct_counts_mt"], atol=1e-4)
+    assert np.allclose(ours["total_counts"], reference.obs["total_counts"])
+    assert np.array_equal(ours["n_genes_by_counts"], reference.obs["n_genes_by_counts"])
+    assert np.allclose(ours["pct_counts_mt"], reference.obs["pct_counts_mt"], atol=1e-4)
 
 
 def test_thresholds_remove_the_damaged_cells(small_cohort):
@@ -49,8 +49,8 @@ def passes(metrics, settings) -> np.ndarray:
 
 
 def test_mad_mode_adapts_to_the_sample():
-    metrics = pd.DataFrame({"n_counts": [1000.0] * 50 + [600.0], "n_genes": [300] * 50 + [290], "pct_mito": [5.0] * 50 + [6.0]})
-    metrics.loc[:49, "n_counts"] += np.arange(50) * 10
+    metrics = pd.DataFrame({"total_counts": [1000.0] * 50 + [600.0], "n_genes_by_counts": [300] * 50 + [290], "pct_counts_mt": [5.0] * 50 + [6.0]})
+    metrics.loc[:49, "total_counts"] += np.arange(50) * 10
     assert passes(metrics, FIXED).all()
     assert not passes(metrics, {**FIXED, "mode": "mad", "n_mads": 3})[-1]
 
@@ -65,7 +65,7 @@ def test_mad_outliers_use_the_books_unscaled_mad_on_both_sides():
     counts[:5], counts[5:10] = 20, 60000
     mito = rng.beta(6, 94, 500) * 100
     mito[10:15], mito[15:20] = 60, 0.01
-    metrics = pd.DataFrame({"n_counts": counts, "n_genes": np.sqrt(counts) * 8, "pct_mito": mito})
+    metrics = pd.DataFrame({"total_counts": counts, "n_genes_by_counts": np.sqrt(counts) * 8, "pct_counts_mt": mito})
     settings = {**FIXED, "mode": "mad", "min_counts": 0, "min_genes": 0, "max_pct_mito": 100}
     failures = qc_failures(metrics, settings)
     log = np.log1p(counts)

@@ -124,9 +124,9 @@ def test_qc_per_sample_counts_what_each_rule_removed():
         "modality": ["scrna"] * 4 + ["visium"] * 2,
         "passed_qc": [True, False, False, True, True, False],
         "removed_by": ["", "min_genes", "min_genes,max_pct_mito", "", "", "min_counts"],
-        "n_counts": [100, 5, 7, 300, 50, 1],
-        "n_genes": [50, 3, 4, 120, 20, 1],
-        "pct_mito": [1.0, 30.0, 40.0, 3.0, 0.0, 0.0],
+        "total_counts": [100, 5, 7, 300, 50, 1],
+        "n_genes_by_counts": [50, 3, 4, 120, 20, 1],
+        "pct_counts_mt": [1.0, 30.0, 40.0, 3.0, 0.0, 0.0],
     })
     per_sample = qc_per_sample(qc).set_index("sample_id")
     assert per_sample["observations"].tolist() == [4, 2] and per_sample["passed_qc"].tolist() == [2, 1]

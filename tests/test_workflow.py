@@ -207,7 +207,7 @@ def test_a_harmonized_section_plots_with_scanpy_as_it_is(small_run):
     adata = ad.read_h5ad(small_run.workdir / f"results/harmonized/{sample_id}.h5ad")
     assert list(adata.uns["spatial"]) == [sample_id]
     assert {"hires", "lowres"} <= set(adata.uns["spatial"][sample_id]["images"])
-    axes = sc.pl.spatial(adata, color="n_counts", show=False)
+    axes = sc.pl.spatial(adata, color="total_counts", show=False)
     assert axes[0].images, "the tissue image is drawn"
 
 

@@ -112,10 +112,10 @@ def technical_covariates(qc: pd.DataFrame, samples: pd.DataFrame) -> pd.DataFram
     UMIs, as tumour cells have, does not look like depth). Single-CTC data give their depth only: how
     many CTCs were sequenced is the patient's CTC burden, which is biology.
 
-    qc: results/harmonized/qc.parquet (sample_id, modality, n_counts, cell_type, passed_qc per
+    qc: results/harmonized/qc.parquet (sample_id, modality, total_counts, cell_type, passed_qc per
     cell); samples: the validated sample sheet (sample_id, patient_id). Returns patients x covariates.
     """
-    kept = qc.loc[qc["passed_qc"].astype(bool), ["sample_id", "modality", "n_counts", "cell_type"]].merge(
+    kept = qc.loc[qc["passed_qc"].astype(bool), ["sample_id", "modality", "total_counts", "cell_type"]].merge(
         samples[["sample_id", "patient_id"]], on="sample_id"
     )
     kept["cell_type"] = kept["cell_type"].astype(str)
@@ -123,7 +123,7 @@ def technical_covariates(qc: pd.DataFrame, samples: pd.DataFrame) -> pd.DataFram
     for modality, cells in kept.groupby("modality"):
         if modality != "ctc_scrna":
             columns[f"{modality} cells passing QC"] = np.log10(cells.groupby("patient_id").size())
-        per_type = cells.groupby(["patient_id", "cell_type"])["n_counts"].median().clip(lower=1)
+        per_type = cells.groupby(["patient_id", "cell_type"])["total_counts"].median().clip(lower=1)
         columns[f"{modality} median counts per cell"] = np.log10(per_type).groupby("patient_id").median()
     return pd.DataFrame(columns)
 

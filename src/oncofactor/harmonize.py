@@ -26,7 +26,7 @@ from oncofactor.qc import failed_rules, log_normalize, qc_failures, qc_metrics
 from oncofactor.sample_readers import READ_ERRORS, SampleReadError, read_sample, read_sample_features, text_value
 
 QC_COLUMNS = [
-    "sample_id", "barcode", "modality", "n_counts", "n_genes", "pct_mito",
+    "sample_id", "barcode", "modality", "total_counts", "n_genes_by_counts", "pct_counts_mt",
     "doublet_score", "predicted_doublet", "removed_by", "cell_type", "passed_qc",
 ]
 GENE_REPORT_COLUMNS = ["sample_id", "original_id", "harmonized_id", "action"]
@@ -257,7 +257,7 @@ def _harmonize(sample: Mapping, config: dict, gene_map: pd.DataFrame, raw: ad.An
     # A sample left out before QC (species, genes) has none of its observations used, whatever the rules say.
     removed_by = pd.Series("sample_left_out", index=metrics.index, dtype=object) if dropped else failed_rules(failures)
     passed = (removed_by == "").to_numpy()
-    adata.obs = adata.obs.drop(columns=metrics.columns, errors="ignore").join(metrics)  # scanpy writes n_genes too
+    adata.obs = adata.obs.drop(columns=metrics.columns, errors="ignore").join(metrics)  # an input h5ad may carry scanpy's QC columns already
     for column in ("sample_id", "patient_id", "modality", "batch", "timepoint"):
         value = sample.get(column)
         adata.obs[column] = value if isinstance(value, str) else ""
@@ -320,7 +320,7 @@ def low_depth_samples(qc: pd.DataFrame) -> list[Notice]:
     passing = qc[qc["passed_qc"].astype(bool)]
     if passing.empty:
         return []
-    medians = passing.groupby(["modality", "sample_id"], observed=True)["n_counts"].median()
+    medians = passing.groupby(["modality", "sample_id"], observed=True)["total_counts"].median()
     notices = []
     for modality, per_sample in medians.groupby(level="modality", observed=True):
         if len(per_sample) < 3:

@@ -21,13 +21,14 @@ def mitochondrial(var: pd.DataFrame) -> np.ndarray:
 
 
 def qc_metrics(adata: ad.AnnData) -> pd.DataFrame:
-    """n_counts (total UMIs), n_genes (genes with a count) and pct_mito (0-100) per observation."""
+    """total_counts (total UMIs), n_genes_by_counts (genes with a count) and pct_counts_mt (0-100) per
+    observation: the values and names of scanpy's calculate_qc_metrics (qc_vars=["mt"])."""
     counts = sp.csr_matrix(adata.X)
     total = np.asarray(counts.sum(axis=1)).ravel()
     mito = np.asarray(counts[:, mitochondrial(adata.var)].sum(axis=1)).ravel()
     with np.errstate(invalid="ignore", divide="ignore"):
         pct = np.where(total > 0, 100.0 * mito / total, 0.0)
-    return pd.DataFrame({"n_counts": total, "n_genes": np.diff(counts.indptr), "pct_mito": pct}, index=adata.obs_names)
+    return pd.DataFrame({"total_counts": total, "n_genes_by_counts": np.diff(counts.indptr), "pct_counts_mt": pct}, index=adata.obs_names)
 
 
 def _mad_outlier(values: np.ndarray, n_mads: float, high_only: bool = False) -> np.ndarray:
@@ -55,17 +56,17 @@ def qc_failures(metrics: pd.DataFrame, settings: dict) -> pd.DataFrame:
     ('fixed' or 'mad'), n_mads, n_mads_mito. In 'mad' mode, as in the scverse best-practices book,
     observations are also outliers of their own sample when log1p counts or log1p genes lie more than
     n_mads median absolute deviations from the sample's median (either side: too few is debris, too
-    many often doublets), or pct_mito more than n_mads_mito above it (a low mitochondrial share is
+    many often doublets), or pct_counts_mt more than n_mads_mito above it (a low mitochondrial share is
     no sign of damage, so unlike the book only the high side counts).
     """
     failures = pd.DataFrame(False, index=metrics.index, columns=list(QC_RULES))
-    failures["counts_below_floor"] = (metrics["n_counts"] < settings["min_counts"]).to_numpy()
-    failures["genes_below_floor"] = (metrics["n_genes"] < settings["min_genes"]).to_numpy()
-    failures["mito_above_max"] = (metrics["pct_mito"] > settings["max_pct_mito"]).to_numpy()
+    failures["counts_below_floor"] = (metrics["total_counts"] < settings["min_counts"]).to_numpy()
+    failures["genes_below_floor"] = (metrics["n_genes_by_counts"] < settings["min_genes"]).to_numpy()
+    failures["mito_above_max"] = (metrics["pct_counts_mt"] > settings["max_pct_mito"]).to_numpy()
     if settings["mode"] == "mad":
-        failures["counts_outlier"] = _mad_outlier(np.log1p(metrics["n_counts"].to_numpy(dtype=float)), settings["n_mads"])
-        failures["genes_outlier"] = _mad_outlier(np.log1p(metrics["n_genes"].to_numpy(dtype=float)), settings["n_mads"])
-        failures["mito_outlier"] = _mad_outlier(metrics["pct_mito"].to_numpy(dtype=float), settings["n_mads_mito"], high_only=True)
+        failures["counts_outlier"] = _mad_outlier(np.log1p(metrics["total_counts"].to_numpy(dtype=float)), settings["n_mads"])
+        failures["genes_outlier"] = _mad_outlier(np.log1p(metrics["n_genes_by_counts"].to_numpy(dtype=float)), settings["n_mads"])
+        failures["mito_outlier"] = _mad_outlier(metrics["pct_counts_mt"].to_numpy(dtype=float), settings["n_mads_mito"], high_only=True)
     return failures
 
 

@@ -65,8 +65,8 @@ def figure_coverage(coverage: pd.DataFrame):
     return figure
 
 
-QC_METRICS = [("n_counts", "min_counts", "total counts per cell or spot", True), ("n_genes", "min_genes", "detected genes", True),
-              ("pct_mito", "max_pct_mito", "mitochondrial counts (%)", False)]
+QC_METRICS = [("total_counts", "min_counts", "total counts per cell or spot", True), ("n_genes_by_counts", "min_genes", "detected genes", True),
+              ("pct_counts_mt", "max_pct_mito", "mitochondrial counts (%)", False)]
 
 
 def figure_qc_distributions(qc: pd.DataFrame, thresholds: dict[str, dict]):

@@ -278,8 +278,8 @@ def qc_per_sample(qc: pd.DataFrame) -> pd.DataFrame:
     'removed: <rule>' column per QC rule with the observations it removed."""
     removed = qc.loc[~qc["passed_qc"], ["sample_id", "removed_by"]].assign(rule=lambda t: t["removed_by"].str.split(",")).explode("rule")
     kept = qc.groupby(["sample_id", "modality"], sort=True).agg(
-        observations=("passed_qc", "size"), passed_qc=("passed_qc", "sum"), median_counts=("n_counts", "median"),
-        median_genes=("n_genes", "median"), median_pct_mito=("pct_mito", "median")).reset_index()
+        observations=("passed_qc", "size"), passed_qc=("passed_qc", "sum"), median_counts=("total_counts", "median"),
+        median_genes=("n_genes_by_counts", "median"), median_pct_counts_mt=("pct_counts_mt", "median")).reset_index()
     if not removed.empty:
         by_rule = removed.groupby(["sample_id", "rule"]).size().unstack(fill_value=0).add_prefix("removed: ")
         kept = kept.merge(by_rule.reset_index(), on="sample_id", how="left")

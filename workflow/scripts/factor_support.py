@@ -23,7 +23,7 @@ others = [model.factors for i, model in enumerate(restarts) if i != best]
 resamples = [model.factors for model in best_refits(snakemake.input.subsamples)]
 null_fits = [read_model(path) for path in snakemake.input.permuted]
 technical = technical_covariates(
-    pd.read_parquet(snakemake.input.qc, columns=["sample_id", "modality", "n_counts", "cell_type", "passed_qc"]), pd.read_parquet(snakemake.input.samples)
+    pd.read_parquet(snakemake.input.qc, columns=["sample_id", "modality", "total_counts", "cell_type", "passed_qc"]), pd.read_parquet(snakemake.input.samples)
 )
 support = factor_support(factors, r2, others, resamples, null_fits, config["mofa"]["min_stability"], technical,
                          config["mofa"]["max_technical_correlation"], config["mofa"]["max_patient_share"])
