@@ -50,11 +50,13 @@ def test_spatial_and_ctc_samples(validated):
     config, samples, gene_map = validated
     spatial = harmonize_sample(first(samples, "spatial"), config, gene_map)
     assert spatial.adata.obsm["spatial"].shape == (spatial.adata.n_obs, 2)
+    assert "cell types" not in spatial.summary()
     assert set(spatial.qc["cell_type"].dropna()) == {""}
     ctc = harmonize_sample(first(samples, "ctc_scrna"), config, gene_map)
     assert set(ctc.adata.obs["cell_type"]) == {"CTC", "WBC"}
     assert set(ctc.adata.obs["cell_type_source"]) == {"count_table"}
     assert any("rounded to the nearest integer" in note for note in ctc.notes)
+    assert "; cell types: " in ctc.summary() and "CTC " in ctc.summary()
 
 
 def test_sample_with_too_few_cells_is_dropped_with_a_reason(validated):

@@ -88,8 +88,8 @@ class HarmonizedSample:
         line = f"{self.adata.n_obs} of {len(self.qc)} observations passed QC"
         if len(rules):
             line += "; removed by " + ", ".join(f"{rule} {count}" for rule, count in sorted(rules.items()))
-        if self.adata.n_obs and "cell_type" in self.adata.obs:
-            types = self.adata.obs["cell_type"].astype(str).value_counts()
+        types = self.adata.obs["cell_type"].astype(str).value_counts().drop("", errors="ignore") if "cell_type" in self.adata.obs else []
+        if len(types):  # spots have no cell type
             line += "; cell types: " + ", ".join(f"{name} {count}" for name, count in types.items())
         return line + (f"; left out: {self.dropped}" if self.dropped else "")
 
