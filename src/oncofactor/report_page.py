@@ -68,9 +68,14 @@ class Figure:
 
     @classmethod
     def from_png(cls, path: str | Path, caption: str) -> "Figure":
-        """A PNG file with its caption (reStructuredText as `snakemake --report` takes it; its literal
-        markup is dropped for the page)."""
-        return cls(caption.replace("``", ""), base64.b64encode(Path(path).read_bytes()).decode())
+        """A PNG file with its caption (reStructuredText, see `plain_caption`)."""
+        return cls(plain_caption(caption), base64.b64encode(Path(path).read_bytes()).decode())
+
+
+def plain_caption(text: str) -> str:
+    """A caption written for `snakemake --report` (reStructuredText) as page text: literal markup
+    dropped, lines joined."""
+    return " ".join(text.replace("``", "").split())
 
 
 # --- what the summary says ---------------------------------------------------------------------

@@ -126,32 +126,37 @@ rule report_figures:
 
 def report_table_sources():
     """The result tables `snakemake --report` shows, each as an HTML page (it previews HTML, not
-    Parquet): name -> (Parquet file, report category). Captions are ../report/<name>_table.rst."""
+    Parquet): name -> (Parquet file, report category, page title). Captions are
+    ../report/<name>_table.rst."""
     sources = {
-        "notices": (rules.run_notices.output[0], "Inputs and QC"),
-        "qc": ("results/harmonized/qc.parquet", "Inputs and QC"),
-        "variance_explained": ("results/mofa/variance_explained.parquet", "Integration"),
-        "top_features": ("results/mofa/top_features.parquet", "Integration"),
-        "factor_support": (rules.factor_support.output.support, "Integration"),
-        "associations": ("results/clinical/associations.parquet", "Clinical"),
-        "strata": ("results/clinical/strata.parquet", "Clinical"),
-        "batch_confounding": (rules.batch_confounding.output.table, "Clinical"),
+        "notices": (rules.run_notices.output[0], "Inputs and QC", "Left out of this run, and warnings"),
+        "qc": ("results/harmonized/qc.parquet", "Inputs and QC", "QC per sample"),
+        "variance_explained": ("results/mofa/variance_explained.parquet", "Integration", "Variance explained per factor and view"),
+        "top_features": ("results/mofa/top_features.parquet", "Integration", "Top features per factor and view"),
+        "factor_support": (rules.factor_support.output.support, "Integration", "Factor support"),
+        "associations": ("results/clinical/associations.parquet", "Clinical", "Factor associations with the clinic"),
+        "strata": ("results/clinical/strata.parquet", "Clinical", "Patient groups"),
+        "batch_confounding": (rules.batch_confounding.output.table, "Clinical", "Batch against outcome and covariates"),
     }
     if HAS_RESPONSE:
-        sources["response_prediction"] = ("results/clinical/response_prediction.parquet", "Clinical")
+        sources["response_prediction"] = ("results/clinical/response_prediction.parquet", "Clinical", "Response prediction")
     if HAS_FEATURE_SETS:
-        sources["feature_set_enrichment"] = ("results/clinical/feature_set_enrichment.parquet", "Clinical")
+        sources["feature_set_enrichment"] = ("results/clinical/feature_set_enrichment.parquet", "Clinical", "Gene-set enrichment in factor weights")
     return sources
+
+
+REPORT_TABLES = report_table_sources()
 
 
 rule report_tables:
     input:
-        **{name: source for name, (source, _) in report_table_sources().items()},
+        **{name: source for name, (source, _, _) in REPORT_TABLES.items()},
     output:
         **{name: report(f"results/report/tables/{name}.html", caption=f"../report/{name}_table.rst", category=category)
-           for name, (_, category) in report_table_sources().items()},
+           for name, (_, category, _) in REPORT_TABLES.items()},
     params:
         captions=str(REPO / "workflow" / "report"),
+        titles={name: title for name, (_, _, title) in REPORT_TABLES.items()},
     log:
         "logs/report/tables.log",
     benchmark:
