@@ -13,6 +13,7 @@ import anndata as ad
 import mudata
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 import yaml
 
@@ -209,6 +210,55 @@ def test_a_harmonized_section_plots_with_scanpy_as_it_is(small_run):
     assert {"hires", "lowres"} <= set(adata.uns["spatial"][sample_id]["images"])
     axes = sc.pl.spatial(adata, color="total_counts", show=False)
     assert axes[0].images, "the tissue image is drawn"
+
+
+def test_a_harmonized_section_works_with_squidpy_as_it_is(small_run):
+    """squidpy builds its Visium grid graph and computes Moran's I on a harmonized section with no
+    adaptation. On a 6-nearest-spots graph, as the pipeline's spatial_pattern table uses, its values
+    follow ours (not exactly: squidpy's kNN graph is not made symmetric as ours is)."""
+    import squidpy as sq
+    from scipy.stats import pearsonr
+
+    sheet = small_run.cohort.read("samples.tsv")
+    sample_id = sheet.query("modality == 'spatial'")["sample_id"].iloc[0]
+    adata = ad.read_h5ad(small_run.workdir / f"results/harmonized/{sample_id}.h5ad")
+    ours = pd.read_parquet(small_run.workdir / f"results/harmonized/spatial_pattern/{sample_id}.parquet").set_index("gene")["morans_i"]
+
+    def squidpy_morans_i():
+        sq.gr.spatial_autocorr(adata, mode="moran", genes=list(ours.index), n_perms=None, n_jobs=1, show_progress_bar=False)
+        return adata.uns["moranI"]["I"].reindex(ours.index)
+
+    sq.gr.spatial_neighbors_grid(adata)
+    neighbours = np.asarray(adata.obsp["spatial_connectivities"].sum(axis=1)).ravel()
+    assert neighbours.max() == 6 and neighbours.mean() > 4, "spots sit on the Visium hexagonal grid"
+    assert squidpy_morans_i().notna().all()
+    sq.gr.spatial_neighbors_knn(adata, n_neighs=6)
+    assert pearsonr(ours, squidpy_morans_i()).statistic > 0.95
+
+
+def test_every_parquet_file_names_its_run(small_run):
+    """Every Parquet file of a run carries the checksum of the run's whole config (one value for the
+    run, the checksum of the config the run resolved) and the git revision it was written from, beside
+    its rule's own settings checksum; duckdb reads every file."""
+    import duckdb
+
+    from oncofactor.config import load_config
+    from oncofactor.result_files import config_checksum
+
+    files = sorted((small_run.workdir / "results").rglob("*.parquet"))
+    assert len(files) > 50
+    metadata = {path: pq.read_schema(path).metadata for path in files}
+    assert {m[b"run_config_sha256"].decode() for m in metadata.values()} == {config_checksum(load_config(small_run.config))}
+    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    revisions = {m[b"git_revision"].decode() for m in metadata.values()}
+    assert len(revisions) == 1 and revisions.pop().startswith(head)
+    pipeline = yaml.safe_load((small_run.workdir / "results/provenance/pipeline.yaml").read_text())
+    assert pipeline["run_config_sha256"] == config_checksum(load_config(small_run.config)) and pipeline["git_revision"].startswith(head)
+    assert len({m[b"config_sha256"] for m in metadata.values()}) > 1, "each rule's settings have their own checksum"
+    with duckdb.connect() as connection:
+        for path in files:
+            rows = connection.execute("select count(*) from read_parquet(?)", [str(path)]).fetchone()[0]
+            assert rows == pq.read_metadata(path).num_rows, path
 
 
 def test_bad_inputs_stop_the_run_before_any_job(cohort, tmp_path):

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from oncofactor import __version__
 from oncofactor.config import named_tables
 
 
@@ -54,10 +53,6 @@ def git_revision(folder: str | Path) -> str:
     except (OSError, subprocess.CalledProcessError):
         return "not a git checkout"
     return f"{revision} + local changes" if changed else revision
-
-
-def pipeline_version(folder: str | Path) -> dict[str, str]:
-    return {"oncofactor_version": __version__, "git_revision": git_revision(folder)}
 
 
 def write_run_record(path: str | Path, command: list[str], started: str, finished: str | None = None) -> None:

@@ -400,7 +400,8 @@ def build_report(tables: dict[str, pd.DataFrame], figures: dict[str, Figure], pr
             detail_tables.append(table(frame, caption, filterable=len(frame) > PAGE_ROWS))
 
     pipeline, run = provenance["pipeline"], provenance["run"]
-    run_lines = [("oncofactor", str(pipeline.get("oncofactor_version", ""))), ("git revision", str(pipeline.get("git_revision", "")))]
+    run_lines = [("oncofactor", str(pipeline.get("oncofactor_version", ""))), ("git revision", str(pipeline.get("git_revision", ""))),
+                 ("run config sha256", str(pipeline.get("run_config_sha256", "")))]
     run_lines += [("command", str(run.get("command", ""))), ("started", str(run.get("started", "")))]
     written = datetime.now(timezone.utc).isoformat(timespec="seconds")
     run_lines.append(("status", f"every result this page shows was complete when it was written ({written}); the run's end time is "

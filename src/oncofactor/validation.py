@@ -32,7 +32,7 @@ from oncofactor.sample_readers import (
 )
 from oncofactor.genesets import read_gmt
 from oncofactor.notices import FORECAST, WARNING, Notice, notices_table
-from oncofactor.result_files import write_parquet
+from oncofactor.result_files import RunStamp, write_parquet
 from oncofactor.schemas import load_schema, row_problems
 from oncofactor.user_tables import TableReadError, overlong_rows, read_table_as_text, table_separator
 
@@ -698,7 +698,7 @@ def factor_count_warning(config: dict, result: ValidatedInputs) -> str:
             f"train {allowed} (the refits on subsets of patients fewer); set mofa.factors to at most {allowed} to say so in the config")
 
 
-def write_validated_inputs(config: dict, outputs) -> ValidatedInputs:
+def write_validated_inputs(config: dict, outputs, run: RunStamp) -> ValidatedInputs:
     """Validate the inputs and write them as Parquet to outputs.samples, .clinical and .ctc, and the
     warnings as notices to outputs.notices.
 
@@ -712,15 +712,15 @@ def write_validated_inputs(config: dict, outputs) -> ValidatedInputs:
         logger.warning(str(problem))
     samples = result.samples if result.samples is not None else pd.DataFrame(columns=SAMPLE_COLUMNS)
     ctc = result.ctc if result.ctc is not None else pd.DataFrame(columns=CTC_COLUMNS)
-    write_parquet(samples, outputs.samples, config)
-    write_parquet(result.clinical, outputs.clinical, config)
-    write_parquet(ctc, outputs.ctc, config)
+    write_parquet(samples, outputs.samples, config, run)
+    write_parquet(result.clinical, outputs.clinical, config, run)
+    write_parquet(ctc, outputs.ctc, config, run)
     notices = [
         Notice("validate", FORECAST if w.forecast else "sample", w.sample, WARNING, f"{w.location()}: {w.message}") if w.sample else
         Notice("validate", "input", w.location(), WARNING, w.message)
         for w in result.warnings
     ]
-    write_parquet(notices_table(notices), outputs.notices, config)
+    write_parquet(notices_table(notices), outputs.notices, config, run)
     logger.info(
         "wrote %d samples, %d patients, %d CTC blood draws", len(samples), len(result.clinical), len(ctc)
     )

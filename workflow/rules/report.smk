@@ -12,7 +12,6 @@ rule provenance:
         pipeline="results/provenance/pipeline.yaml",
     params:
         settings=config,
-        basedir=str(REPO),
     log:
         "logs/provenance.log",
     benchmark:

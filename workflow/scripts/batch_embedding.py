@@ -8,9 +8,10 @@ import pandas as pd
 from oncofactor.batch import batch_embedding, subsample
 from oncofactor.job_log import start_job
 from oncofactor.notices import notices_table
-from oncofactor.result_files import write_parquet
+from oncofactor.result_files import run_stamp, write_parquet
 
 start_job(snakemake)
+run = run_stamp(snakemake)
 config = snakemake.params.settings
 adatas = []
 for path in snakemake.input:
@@ -19,6 +20,6 @@ for path in snakemake.input:
         adatas.append(subsample(adata, config["batch"]["cells_per_sample"], config["batch"]["seed"]).copy())
 table, mixing, notices = batch_embedding(adatas, config["batch"])
 logging.info("mean same-batch fraction of 15 nearest neighbours: %s", mixing)
-write_parquet(table, snakemake.output.embedding, config)
-write_parquet(pd.DataFrame({"metric": list(mixing), "value": list(mixing.values())}, columns=["metric", "value"]), snakemake.output.mixing, config)
-write_parquet(notices_table(notices), snakemake.output.notices, config)
+write_parquet(table, snakemake.output.embedding, config, run)
+write_parquet(pd.DataFrame({"metric": list(mixing), "value": list(mixing.values())}, columns=["metric", "value"]), snakemake.output.mixing, config, run)
+write_parquet(notices_table(notices), snakemake.output.notices, config, run)

@@ -10,9 +10,10 @@ from oncofactor.factor_support import best_refits, factor_support, technical_cov
 from oncofactor.job_log import start_job
 from oncofactor.mofa import best_restart, read_model
 from oncofactor.notices import LEFT_OUT, WARNING, Notice, notices_table
-from oncofactor.result_files import write_parquet
+from oncofactor.result_files import run_stamp, write_parquet
 
 start_job(snakemake)
+run = run_stamp(snakemake)
 config = snakemake.params.settings
 factors = factor_matrix(pd.read_parquet(snakemake.input.factors))
 variance = pd.read_parquet(snakemake.input.variance).query("factor != 'total'")
@@ -38,5 +39,5 @@ else:
                           "more patients, or views measured in more of them, give MOFA more to find"))
 for notice in notices:
     logging.warning("%s", notice)
-write_parquet(support, snakemake.output.support, config)
-write_parquet(notices_table(notices), snakemake.output.notices, config)
+write_parquet(support, snakemake.output.support, config, run)
+write_parquet(notices_table(notices), snakemake.output.notices, config, run)

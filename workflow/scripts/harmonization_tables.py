@@ -14,9 +14,10 @@ from oncofactor.harmonize import (
 )
 from oncofactor.job_log import start_job
 from oncofactor.notices import notices_table, read_notices
-from oncofactor.result_files import write_parquet
+from oncofactor.result_files import run_stamp, write_parquet
 
 start_job(snakemake)
+run = run_stamp(snakemake)
 config = snakemake.params.settings
 samples = pd.read_parquet(snakemake.input.samples)
 dropped = {}
@@ -36,6 +37,6 @@ cohort = notices_table(lost_modalities(samples, dropped) + low_depth_samples(qc)
 notices = pd.concat([read_notices(snakemake.input.notices), cohort], ignore_index=True)
 for line in notices.itertuples():
     logging.warning("%s %s %s: %s", line.kind, line.subject, line.outcome, line.reason)
-write_parquet(qc, snakemake.output.qc, config)
-write_parquet(genes, snakemake.output.genes, config)
-write_parquet(notices, snakemake.output.notices, config)
+write_parquet(qc, snakemake.output.qc, config, run)
+write_parquet(genes, snakemake.output.genes, config, run)
+write_parquet(notices, snakemake.output.notices, config, run)

@@ -10,10 +10,11 @@ from oncofactor.harmonize import harmonize_sample, read_or_leave_out, unreadable
 from oncofactor.job_log import start_job
 from oncofactor.notices import notices_table
 from oncofactor.pseudobulk import sample_pseudobulk
-from oncofactor.result_files import write_parquet
+from oncofactor.result_files import run_stamp, write_parquet
 from oncofactor.spatial_pattern import section_pattern
 
 start_job(snakemake)
+run = run_stamp(snakemake)
 # on_sample_error is read from the config, not the params: it changes nothing for a readable file,
 # so switching it must not rerun the cohort (only the jobs that failed run again).
 config = {**snakemake.params.settings, "on_sample_error": snakemake.config["on_sample_error"]}
@@ -30,12 +31,12 @@ else:
     result = harmonize_sample(sample, config, gene_map, raw, cohort_species=species)
 harmonized = time.perf_counter()
 result.adata.write_h5ad(snakemake.output.h5ad)
-write_parquet(result.qc, snakemake.output.qc, snakemake.params.settings)
-write_parquet(result.genes, snakemake.output.genes, snakemake.params.settings)
-write_parquet(notices_table(result.notices), snakemake.output.notices, snakemake.params.settings)
+write_parquet(result.qc, snakemake.output.qc, snakemake.params.settings, run)
+write_parquet(result.genes, snakemake.output.genes, snakemake.params.settings, run)
+write_parquet(notices_table(result.notices), snakemake.output.notices, snakemake.params.settings, run)
 sample_pseudobulk(result.adata, config["views"]["exclude_cell_types"]).write_h5ad(snakemake.output.pseudobulk)
 written = time.perf_counter()
-write_parquet(section_pattern(result.adata), snakemake.output.pattern, snakemake.params.settings)
+write_parquet(section_pattern(result.adata), snakemake.output.pattern, snakemake.params.settings, run)
 # In-step time without interpreter start and imports (benchmarks/run.py compares it with the read floor).
 logging.info(
     "timing: read %.3f s, harmonize %.3f s, write %.3f s, morans_i %.3f s, %d observations",

@@ -7,7 +7,7 @@ import mudata
 
 from oncofactor.clinical import factor_matrix
 from oncofactor.job_log import start_job
-from oncofactor.result_files import write_parquet
+from oncofactor.result_files import run_stamp, write_parquet
 from oncofactor.mofa import (
     add_to_mudata,
     best_restart,
@@ -22,6 +22,7 @@ from oncofactor.mofa import (
 from oncofactor.notices import WARNING, Notice, notices_table
 
 start_job(snakemake)
+run = run_stamp(snakemake)
 config = snakemake.params.settings
 settings = config["mofa"]
 models = [read_model(path) for path in snakemake.input.restarts]
@@ -38,7 +39,7 @@ flipped = [name for name, sign in summary.signs.items() if sign < 0]
 logging.info("factor signs oriented (largest weights positive in the view each explains most); negated from the model file: %s", ", ".join(flipped) or "none")
 for key, output in [("factors", "factors"), ("weights", "weights"), ("variance_explained", "variance"), ("top_features", "top"),
                     ("orientation", "orientation")]:
-    write_parquet(tables[key], snakemake.output[output], config)
+    write_parquet(tables[key], snakemake.output[output], config, run)
 add_to_mudata(snakemake.input.views, tables, snakemake.output.views)
 
 # What training did to each feature (as in mofa_restart.py), so `oncofactor project` can score new patients.
@@ -47,7 +48,7 @@ views = mudata.read_h5mu(snakemake.input.views)
 data = prepare_views(views, settings)
 batches = view_batches(views, data.views) if settings["batch_correction"] == "regress" else {}
 table = preprocessing_table(data, batches, settings["scale_views"], factor_matrix(tables["factors"]), tables["weights"])
-write_parquet(table, snakemake.output.preprocessing, config)
+write_parquet(table, snakemake.output.preprocessing, config, run)
 
 notices = []
 n_factors, fewer = trainable_factors(data, settings["factors"])
@@ -59,4 +60,4 @@ if not best.converged:
                           "raise mofa.max_iterations or use mofa.convergence_mode: fast"))
 for notice in notices:
     logging.warning("%s", notice)
-write_parquet(notices_table(notices), snakemake.output.notices, config)
+write_parquet(notices_table(notices), snakemake.output.notices, config, run)
