@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from conftest import synthetic_views
 
+from oncofactor.clinical import supported_factors
 from oncofactor.config import check_config
 from oncofactor.factor_support import (
     SUPPORT_COLUMNS,
@@ -17,7 +18,6 @@ from oncofactor.factor_support import (
     factor_support,
     permute_patients,
     resample_patients,
-    supported_factors,
     technical_covariates,
     top_patient_share,
 )

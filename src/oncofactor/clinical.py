@@ -34,6 +34,12 @@ def factor_matrix(factors_long: pd.DataFrame, factors: list[str] | None = None) 
     return wide[factors] if factors is not None else wide
 
 
+def supported_factors(factors: pd.DataFrame, support: pd.DataFrame) -> pd.DataFrame:
+    """The columns of `factors` (patients x factors) that the support table marks as supported."""
+    keep = [factor for factor in support.loc[support["supported"].astype(bool), "factor"] if factor in factors.columns]
+    return factors[keep]
+
+
 def response_levels(values: pd.Series, positive: str | None) -> tuple[str, list[str]]:
     """The positive response level and the others, as compared everywhere (associations, prediction).
 

@@ -218,9 +218,3 @@ def _reason(check: str, resample: float, threshold: float, r2: pd.Series, noise:
         return f"not found again when the patients are resampled (mean best |r| {resample:.2f} < {threshold:g})"
     view = r2.idxmax()
     return f"explains no more than noise: {r2[view]:.1%} of {view}, where a factor of permuted data reaches {noise[view]:.1%}"
-
-
-def supported_factors(factors: pd.DataFrame, support: pd.DataFrame) -> pd.DataFrame:
-    """The columns of `factors` (patients x factors) that the support table marks as supported."""
-    keep = [factor for factor in support.loc[support["supported"].astype(bool), "factor"] if factor in factors.columns]
-    return factors[keep]

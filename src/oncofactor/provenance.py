@@ -1,9 +1,9 @@
-"""What a run was made from: input checksums, package versions, pipeline version and git revision."""
+"""What a run was made from: input checksums, package versions and the run record (the git revision is
+stamped into every result file: oncofactor.result_files)."""
 
 from __future__ import annotations
 
 import hashlib
-import subprocess
 from importlib import metadata
 from pathlib import Path
 
@@ -39,20 +39,6 @@ def package_versions() -> pd.DataFrame:
     """name, version of every installed Python distribution, sorted by lower-case name."""
     versions = {dist.metadata["Name"]: dist.version for dist in metadata.distributions() if dist.metadata["Name"]}
     return pd.DataFrame(sorted(versions.items(), key=lambda item: item[0].lower()), columns=["name", "version"])
-
-
-def git_revision(folder: str | Path) -> str:
-    """The commit checked out in `folder` ('+ local changes' when the tracked files differ from it),
-    or 'not a git checkout'."""
-    def git(*args):
-        return subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True, check=True).stdout.strip()
-
-    try:
-        revision = git("rev-parse", "HEAD")
-        changed = git("status", "--porcelain", "--untracked-files=no")
-    except (OSError, subprocess.CalledProcessError):
-        return "not a git checkout"
-    return f"{revision} + local changes" if changed else revision
 
 
 def write_run_record(path: str | Path, command: list[str], started: str, finished: str | None = None) -> None:

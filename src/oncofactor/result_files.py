@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,12 +16,25 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from oncofactor import __version__
-from oncofactor.provenance import git_revision
 
 
 def config_checksum(config: dict) -> str:
     """SHA-256 of the config as canonical JSON (sorted keys), so equal configs give equal checksums."""
     return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def git_revision(folder: str | Path) -> str:
+    """The commit checked out in `folder` ('+ local changes' when the tracked files differ from it),
+    or 'not a git checkout'."""
+    def git(*args):
+        return subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True, check=True).stdout.strip()
+
+    try:
+        revision = git("rev-parse", "HEAD")
+        changed = git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.CalledProcessError):
+        return "not a git checkout"
+    return f"{revision} + local changes" if changed else revision
 
 
 @dataclass(frozen=True)

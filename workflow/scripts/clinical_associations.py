@@ -4,8 +4,7 @@ import logging
 
 import pandas as pd
 
-from oncofactor.clinical import associations, factor_matrix
-from oncofactor.factor_support import supported_factors
+from oncofactor.clinical import associations, factor_matrix, supported_factors
 from oncofactor.job_log import start_job
 from oncofactor.result_files import run_stamp, write_parquet
 

@@ -5,8 +5,7 @@ import logging
 
 import pandas as pd
 
-from oncofactor.clinical import factor_matrix
-from oncofactor.factor_support import supported_factors
+from oncofactor.clinical import factor_matrix, supported_factors
 from oncofactor.genesets import enrichment, read_gmt, untested_sets
 from oncofactor.job_log import start_job
 from oncofactor.mofa import model_residuals, training_data

@@ -4,8 +4,7 @@ import logging
 
 import pandas as pd
 
-from oncofactor.clinical import factor_matrix
-from oncofactor.factor_support import supported_factors
+from oncofactor.clinical import factor_matrix, supported_factors
 from oncofactor.job_log import start_job
 from oncofactor.notices import notices_table
 from oncofactor.response_model import predict_response
