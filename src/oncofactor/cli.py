@@ -47,6 +47,44 @@ def _run_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_init(args: argparse.Namespace) -> int:
+    import re
+
+    from oncofactor.sample_scan import config_text, sample_sheet, scan_folder
+
+    if not args.scan.is_dir():
+        print(f"oncofactor init: {args.scan} is not a folder", file=sys.stderr)
+        return 2
+    try:
+        scan = scan_folder(args.scan, args.patient_pattern, args.timepoint_pattern)
+    except re.error as error:
+        print(f"oncofactor init: not a regular expression: {error}", file=sys.stderr)
+        return 2
+    sheet_path, config_path = args.out / "samples.tsv", args.out / "config.yaml"
+    existing = [str(p) for p in (sheet_path, config_path) if p.exists()]
+    if existing:
+        print(f"oncofactor init: {', '.join(existing)} exist; give another --out or move them", file=sys.stderr)
+        return 2
+    args.out.mkdir(parents=True, exist_ok=True)
+    sheet = sample_sheet(scan)
+    sheet.to_csv(sheet_path, sep="\t", index=False)
+    config_path.write_text(config_text(scan, sheet_path.resolve()))
+    counts = ", ".join(f"{n} {m}" for m, n in sorted(sheet["modality"].value_counts().items())) or "none"
+    print(f"Wrote {sheet_path} ({len(sheet)} samples: {counts}) and {config_path}.")
+    no_patient = sheet.loc[sheet["patient_id"] == "", "sample_id"].tolist()
+    if no_patient:
+        print(f"  patient_id empty (the pattern {args.patient_pattern!r} matched nothing in their paths): {', '.join(no_patient)}")
+    for name, found in [("clinical table", scan.clinical), ("CTC enumeration table", scan.enumeration)]:
+        print(f"  {name}: {found if found else 'none found'}")
+    for view in scan.extra_views:
+        print(f"  extra view {view['name']}: {view['path']} ({view['orientation']}, {view['likelihood']})")
+    for path, reason in scan.unused:
+        print(f"  not used: {path}: {reason}")
+    print(f"Fill in what the config marks (FILL_IN, or columns it did not recognise), timepoints and batches in the sheet, "
+          f"then: oncofactor validate --config {config_path}")
+    return 0
+
+
 def _run_validate(args: argparse.Namespace) -> int:
     from oncofactor.config import ConfigError, load_config
     from oncofactor.validation import factor_count_warning, validate_inputs
@@ -183,6 +221,25 @@ def build_parser() -> argparse.ArgumentParser:
         + "; ".join(f"{name}: {about}" for name, about in QUIRKS.items()).replace("%", "%%"),
     )
     simulate.set_defaults(run=_run_simulate)
+
+    init = commands.add_parser(
+        "init",
+        help="write a sample sheet and config from a folder of a cohort's files",
+        description=(
+            "Scan a folder for Cell Ranger and Space Ranger outputs, AnnData files, CTC count and cell tables, a CTC "
+            "enumeration table, a clinical table, extra views (patients x features) and GMT files, and write "
+            "samples.tsv and config.yaml to --out. Patient IDs come from --patient-pattern, matched against each "
+            "file's path below the folder. What cannot be told from the files is left for you to fill in; "
+            "`oncofactor validate` then checks the result."
+        ),
+    )
+    init.add_argument("--scan", required=True, type=Path, help="folder holding the cohort's files (searched recursively)")
+    init.add_argument("--patient-pattern", required=True,
+                      help="regular expression finding the patient ID in a path (its 'patient' group, else its first group, else "
+                      "the match), e.g. '(P\\d+)'; also used to recognise patient IDs in tables")
+    init.add_argument("--timepoint-pattern", help="regular expression finding the timepoint in a path, e.g. '_(T\\d)'")
+    init.add_argument("--out", required=True, type=Path, help="folder to write samples.tsv and config.yaml to")
+    init.set_defaults(run=_run_init)
 
     validate = commands.add_parser(
         "validate",
