@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 from dataclasses import replace
 
@@ -170,6 +171,32 @@ def test_diverged_elbo_is_an_error(trained, tmp_path):
         elbo[-3:] = np.nan  # NaN from some iteration on, as a diverged fit leaves it
     with pytest.raises(MofaTrainingError, match="ELBO nan"):
         check_model(str(broken))
+
+
+def test_training_progress_is_logged_while_it_trains(trained, tmp_path):
+    """Each iteration's line (ELBO, its change, factors) is logged as mofapy2 prints it: the first
+    arrives before the model file is written, which happens when training ends."""
+    mdata, _, _ = trained
+    outfile = tmp_path / "progress.hdf5"
+    seen = []
+
+    class Watch(logging.Handler):
+        def emit(self, record):
+            if record.getMessage().startswith("mofapy2: Iteration"):
+                seen.append((record.getMessage(), outfile.exists()))
+
+    handler = Watch()
+    logging.getLogger("oncofactor.mofa").addHandler(handler)
+    previous = logging.getLogger("oncofactor.mofa").level
+    logging.getLogger("oncofactor.mofa").setLevel(logging.INFO)
+    try:
+        train(prepare_views(mdata, SETTINGS), SETTINGS, 1, str(outfile))
+    finally:
+        logging.getLogger("oncofactor.mofa").removeHandler(handler)
+        logging.getLogger("oncofactor.mofa").setLevel(previous)
+    assert len(seen) > 5 and "ELBO=" in seen[0][0]
+    assert not any(existed for _, existed in seen), "iteration lines arrive while training, before the model is saved"
+    assert read_model(str(outfile)).converged
 
 
 def test_a_fit_stopped_at_the_iteration_limit_is_kept_and_flagged(trained, tmp_path, caplog):

@@ -64,6 +64,10 @@ def _send_output_to(log: Path):
     os.dup2(target, 1)
     os.dup2(target, 2)
     os.close(target)
+    # A file makes Python buffer stdout by blocks: mofapy2's per-iteration lines (ELBO, time) would
+    # reach the log only when training ends. Line by line, `tail -f` on the log follows the fit.
+    sys.stdout.reconfigure(line_buffering=True)
+    sys.stderr.reconfigure(line_buffering=True)
     return console
 
 

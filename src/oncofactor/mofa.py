@@ -118,7 +118,8 @@ def train(data: MofaData, settings: dict, seed: int, outfile: str, coordinates: 
 
     With `coordinates` (samples x 2, e.g. spot positions) the model is MEFISTO: factors are smooth
     over the coordinates, with a sparse Gaussian process on `n_inducing` inducing points.
-    Trains `trainable_factors` factors. mofapy2's console output goes to the log. Raises
+    Trains `trainable_factors` factors. mofapy2's console output goes to the log line by line as it
+    prints it (one line per iteration: ELBO, its change, active factors), so the log follows training. Raises
     MofaTrainingError on mofapy2's silent exit, a non-finite ELBO, or a model whose factors are all
     switched off.
     """
@@ -129,7 +130,7 @@ def train(data: MofaData, settings: dict, seed: int, outfile: str, coordinates: 
     groups = np.array(data.groups)
     matrices = [[data.views[v][groups == g] for g in group_names] for v in view_names]
     samples = [[s for s, sg in zip(data.samples, data.groups) if sg == g] for g in group_names]
-    console = io.StringIO()
+    console = _LogLines()
     try:
         with contextlib.redirect_stdout(console):
             model = entry_point()
@@ -148,7 +149,7 @@ def train(data: MofaData, settings: dict, seed: int, outfile: str, coordinates: 
             )
             model.set_train_options(
                 iter=settings["max_iterations"], convergence_mode=settings["convergence_mode"],
-                dropR2=settings["drop_r2"], startELBO=1, freqELBO=1, seed=seed, verbose=False, quiet=True,
+                dropR2=settings["drop_r2"], startELBO=1, freqELBO=1, seed=seed, verbose=False, quiet=False,
             )
             if coordinates is not None:
                 model.set_covariates([np.asarray(coordinates, dtype=float)], covariates_names=["x", "y"])
@@ -158,15 +159,37 @@ def train(data: MofaData, settings: dict, seed: int, outfile: str, coordinates: 
             model.run()
             model.save(outfile, save_data=save_data)
     except SystemExit as stop:
-        said = [line.strip() for line in console.getvalue().splitlines() if line.strip()]
-        raise MofaTrainingError(f"mofapy2 stopped (exit status {stop.code}): {said[-1] if said else 'no message'}") from None
+        console.flush()
+        raise MofaTrainingError(f"mofapy2 stopped (exit status {stop.code}): {console.last or 'no message'}") from None
     except AssertionError as error:  # mofapy2 checks its arguments with assert
         raise MofaTrainingError(f"mofapy2 refused the input: {error}") from None
     finally:
-        for line in console.getvalue().splitlines():
-            if line.strip():
-                logger.info("mofapy2: %s", line)
+        console.flush()
     check_model(outfile)
+
+
+class _LogLines(io.TextIOBase):
+    """A stream that logs each line written to it as it is completed ("mofapy2: ..."), and keeps
+    the last one: mofapy2 says why it stops in its last line before sys.exit."""
+
+    def __init__(self):
+        self.partial, self.last = "", ""
+
+    def write(self, text: str) -> int:
+        *lines, self.partial = (self.partial + text).split("\n")
+        for line in lines:
+            self._log(line)
+        return len(text)
+
+    def flush(self) -> None:
+        if self.partial:
+            self._log(self.partial)
+            self.partial = ""
+
+    def _log(self, line: str) -> None:
+        if line.strip():
+            self.last = line.strip()
+            logger.info("mofapy2: %s", line.rstrip())
 
 
 def elbo_trace(elbo: np.ndarray) -> tuple[np.ndarray, bool]:
