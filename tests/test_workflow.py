@@ -28,6 +28,12 @@ def snakemake(*args, cwd) -> subprocess.CompletedProcess:
     return subprocess.run(command, capture_output=True, text=True, cwd=cwd)
 
 
+def job_counts(console: str) -> dict[str, int]:
+    """Jobs per rule from the first "Job stats" table Snakemake prints."""
+    table = console.split("Job stats:")[1].split("\n\n")[0].splitlines()[3:]
+    return {name: int(count) for name, count in (line.split() for line in table if line.strip())}
+
+
 def test_dry_run_of_the_example_config(tmp_path):
     simulate_cohort(SimulationParams(), tmp_path / "resources" / "example_cohort")
     result = snakemake("-n", "--configfile", REPO / "config" / "config.yaml", cwd=tmp_path)
@@ -41,7 +47,7 @@ def test_dry_run_of_the_example_config(tmp_path):
     result = snakemake("-n", "--configfile", tmp_path / "mefisto.yaml", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     sections = pd.read_csv(tmp_path / "resources/example_cohort/samples.tsv", sep="\t").query("modality == 'spatial'")
-    assert result.stdout.count("rule mefisto_section:") == len(sections)
+    assert job_counts(result.stdout)["mefisto_section"] == len(sections)
 
 
 def test_local_runs_use_the_default_profile(tmp_path):
@@ -85,8 +91,10 @@ def test_a_user_config_stands_alone(small_cohort, tmp_path):
     }
     (tmp_path / "user.yaml").write_text(yaml.safe_dump(user))
 
-    result = snakemake("-n", "--configfile", tmp_path / "user.yaml", cwd=workdir)
+    # --quiet host: the jobs' inputs on the console (the profile's quiet: [rules] hides them).
+    result = snakemake("-n", "--quiet", "host", "--configfile", tmp_path / "user.yaml", cwd=workdir)
     assert result.returncode == 0, result.stderr
+    assert "results/harmonized/" in result.stdout, "the jobs' inputs and outputs are shown"
     assert "feature_set_enrichment" not in result.stdout, "the example's GMT leaked into the user's config"
     assert "resources/example_cohort" not in result.stdout, "the example's tables leaked into the user's config"
 
