@@ -40,6 +40,13 @@ def test_lock_pins_every_dependency_once():
 
 
 ENV_FILES = sorted((REPO / "envs").glob("*.yaml"))
+RULE_ENV = re.compile(r'conda:\s*\n\s*"\.\./\.\./envs/([^"]+)"')
+
+
+def pip_requirements(path) -> list[str]:
+    """The pip packages of a conda environment file, as written (name==version)."""
+    env = yaml.safe_load(path.read_text())
+    return next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
 
 
 def test_there_are_conda_environments():
@@ -51,7 +58,7 @@ def test_conda_environment_pins_the_locked_versions(path):
     env = yaml.safe_load(path.read_text())
     locked = locked_versions()
     conda = [d for d in env["dependencies"] if isinstance(d, str)]
-    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
+    pip = pip_requirements(path)
     python = next(d for d in conda if d.startswith("python="))
     assert tuple(map(int, python.split("=")[1].split(".")[:2])) >= (3, 11)
     assert set(conda) <= {python, "pip"}, "packages come from PyPI with the lock's versions, not from conda"
@@ -64,7 +71,7 @@ def test_conda_environment_pins_the_locked_versions(path):
 
 def test_every_rule_environment_exists():
     rules = "\n".join(p.read_text() for p in (REPO / "workflow" / "rules").glob("*.smk"))
-    named = set(re.findall(r'conda:\s*\n\s*"\.\./\.\./envs/([^"]+)"', rules))
+    named = set(RULE_ENV.findall(rules))
     assert named, "rules name their conda environments"
     assert named <= {p.name for p in ENV_FILES}
 

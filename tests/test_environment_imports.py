@@ -10,6 +10,7 @@ hides a missing package wherever the main environment is at hand; a fresh venv d
 from __future__ import annotations
 
 import ast
+import json
 import re
 import subprocess
 import sys
@@ -18,14 +19,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-import yaml
 
 from conftest import REPO
+from test_environment import ENV_FILES, RULE_ENV, locked_versions, pip_requirements
 
 RULE = re.compile(r"^rule (\w+):\n((?:[ \t]+.*\n|\n)*)", re.MULTILINE)
-CONDA = re.compile(r'conda:\s*\n\s*"\.\./\.\./envs/([^"]+)"')
 SCRIPT = re.compile(r'script:\s*\n\s*"\.\./scripts/([^"]+)"')
-ENV_FILES = sorted((REPO / "envs").glob("*.yaml"))
 
 
 def rule_scripts() -> dict[str, set[str]]:
@@ -33,7 +32,7 @@ def rule_scripts() -> dict[str, set[str]]:
     scripts: dict[str, set[str]] = {}
     for smk in sorted((REPO / "workflow" / "rules").glob("*.smk")):
         for name, body in RULE.findall(smk.read_text()):
-            conda, script = CONDA.search(body), SCRIPT.search(body)
+            conda, script = RULE_ENV.search(body), SCRIPT.search(body)
             assert conda, f"rule {name} in {smk.name} names no conda environment"
             assert script, f"rule {name} in {smk.name} runs no script"
             scripts.setdefault(conda.group(1), set()).add(script.group(1))
@@ -65,17 +64,9 @@ def imported_modules(path: Path, seen: set[Path] | None = None) -> set[str]:
     return modules
 
 
-def pip_requirements(path: Path) -> list[str]:
-    env = yaml.safe_load(path.read_text())
-    return next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
-
-
-def build_venv(env_file: Path, folder: Path) -> subprocess.CompletedProcess:
-    """A fresh venv in `folder` with the environment's pip packages, every version constrained to
-    the lock's (pip takes the wheels from its cache or the configured index)."""
-    constraints = folder.with_suffix(".constraints.txt")
-    pins = [line.split()[0] for line in (REPO / "requirements.lock").read_text().splitlines() if re.match(r"^[A-Za-z0-9._-]+==", line)]
-    constraints.write_text("\n".join(pins) + "\n")
+def build_venv(env_file: Path, folder: Path, constraints: Path) -> subprocess.CompletedProcess:
+    """A fresh venv in `folder` with the environment's pip packages, every version constrained by
+    `constraints` (pip takes the wheels from its cache or the configured index)."""
     subprocess.run([sys.executable, "-m", "venv", str(folder)], check=True)
     return subprocess.run([str(folder / "bin/python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
                            "-c", str(constraints), *pip_requirements(env_file)], capture_output=True, text=True)
@@ -85,8 +76,10 @@ def build_venv(env_file: Path, folder: Path) -> subprocess.CompletedProcess:
 def venvs(tmp_path_factory) -> dict[str, tuple[Path, subprocess.CompletedProcess]]:
     """One fresh venv per environment file, built two at a time."""
     root = tmp_path_factory.mktemp("envs")
+    constraints = root / "lock_constraints.txt"
+    constraints.write_text("".join(f"{name}=={version}\n" for name, version in locked_versions().items()))
     with ThreadPoolExecutor(max_workers=2) as pool:
-        built = {path.name: pool.submit(build_venv, path, root / path.stem) for path in ENV_FILES}
+        built = {path.name: pool.submit(build_venv, path, root / path.stem, constraints) for path in ENV_FILES}
     return {name: (root / Path(name).stem, future.result()) for name, future in built.items()}
 
 
@@ -126,5 +119,5 @@ def test_environment_imports_what_its_rules_import(env_file, venvs):
     result = subprocess.run([str(folder / "bin/python"), "-c", probe], capture_output=True, text=True,
                             env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO / "src"), "HOME": str(folder)})
     assert result.returncode == 0, result.stderr[-2000:]
-    failed = yaml.safe_load(result.stdout.strip().splitlines()[-1])
+    failed = json.loads(result.stdout.strip().splitlines()[-1])
     assert not failed, "\n".join(f"{env_file.name} cannot import {name} ({', '.join(needed[name])}): {error}" for name, error in failed.items())

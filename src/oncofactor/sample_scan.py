@@ -16,6 +16,7 @@ the user, and every file it did not use is listed with the reason.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from oncofactor.sample_formats import TEXT_TABLE_SUFFIXES, cellranger_matrix, detect_format, visium_outs, visium_positions
+from oncofactor.sample_formats import CELLRANGER_MATRICES, TEXT_TABLE_SUFFIXES, cellranger_matrix, detect_format, visium_outs, visium_positions
 
 SHEET_COLUMNS = ["sample_id", "patient_id", "modality", "path", "format", "timepoint", "batch", "cell_metadata"]
 TABLE_ROWS = 200  # rows of a text table read to tell what it is
@@ -32,6 +33,8 @@ RESPONSE_NAMES = re.compile(r"response|outcome|recist|best_?response", re.IGNORE
 TIME_NAMES = re.compile(r"^(os|pfs|dfs|survival|follow_?up)[_ ]?(months?|days?|years?|time)?$|_(months?|days?|time)$", re.IGNORECASE)
 EVENT_NAMES = re.compile(r"^(death|dead|died|event|status|os_?event|os_?status|vital_?status)$", re.IGNORECASE)
 UNIT_NAMES = re.compile(r"(months?|days?|years?)", re.IGNORECASE)
+# Cell Ranger's filtered matrices at the top of an outs/ folder (the patterns without a wildcard).
+TOP_MATRICES = tuple(name for name in CELLRANGER_MATRICES if "*" not in name)
 
 
 @dataclass
@@ -102,7 +105,7 @@ def _units(folder: Path) -> tuple[list[tuple[Path, str, str]], list[Path]]:
 
 
 def _has_matrix_file(path: Path) -> bool:
-    return any((path / name).exists() for name in ("filtered_feature_bc_matrix.h5", "filtered_gene_bc_matrices_h5.h5", "filtered_feature_bc_matrix"))
+    return any((path / name).exists() for name in TOP_MATRICES)
 
 
 def _anndata_modality(path: Path) -> str:
@@ -129,8 +132,9 @@ def _numeric(frame: pd.DataFrame) -> bool:
 
 
 def _stem(path: Path) -> str:
+    """The file's name without its table or data suffixes (`x.csv.gz` -> `x`)."""
     name = path.name
-    for suffix in (".gz", ".csv", ".tsv", ".txt"):
+    for suffix in (".gz", ".csv", ".tsv", ".txt", ".h5ad", ".h5", ".zarr"):
         name = name.removesuffix(suffix)
     return name
 
@@ -138,14 +142,9 @@ def _stem(path: Path) -> str:
 def _sample_id(path: Path, folder: Path) -> str:
     """The sample's name: a Cell Ranger or Space Ranger run folder's name (not `outs`, not the
     matrix file's standard name), else the file's name without its suffixes."""
-    standard = {"outs", "filtered_feature_bc_matrix.h5", "filtered_gene_bc_matrices_h5.h5", "filtered_feature_bc_matrix"}
-    while path.name in standard and path.parent != folder.parent:
+    while path.name in ("outs", *TOP_MATRICES) and path.parent != folder.parent:
         path = path.parent
-    name = path.name
-    for suffix in (".gz", ".csv", ".tsv", ".txt", ".h5ad", ".h5", ".zarr"):
-        name = name.removesuffix(suffix)
-    name = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._-")
-    return name or "sample"
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", _stem(path)).strip("._-") or "sample"
 
 
 def scan_folder(folder: str | Path, patient_pattern: str, timepoint_pattern: str | None = None) -> Scan:
@@ -157,11 +156,11 @@ def scan_folder(folder: str | Path, patient_pattern: str, timepoint_pattern: str
     units, tables = _units(folder)
     scan = Scan()
 
-    def add(path: Path, modality: str, fmt: str, patient: str | None = None, cell_metadata: Path | None = None):
+    def add(path: Path, modality: str, fmt: str, patient: str | None = None, cell_metadata: Path | None = None, prefix: str = ""):
         relative = str(path.relative_to(folder))
         patient = patient or patient_of(relative, pattern)
         timepoint = patient_of(relative, timepoints) if timepoints else None
-        scan.samples.append({"sample_id": _sample_id(path, folder), "patient_id": patient or "", "modality": modality,
+        scan.samples.append({"sample_id": prefix + _sample_id(path, folder), "patient_id": patient or "", "modality": modality,
                              "path": str(path), "format": fmt, "timepoint": timepoint or "", "batch": "",
                              "cell_metadata": str(cell_metadata) if cell_metadata else ""})
 
@@ -169,7 +168,7 @@ def scan_folder(folder: str | Path, patient_pattern: str, timepoint_pattern: str
         add(path, modality, fmt)
 
     count_tables: dict[Path, pd.DataFrame] = {}
-    heads = {}
+    heads, others = {}, {}
     for path in tables:
         if path.suffix.lower() == ".gmt":
             scan.gmt.append(path)
@@ -185,7 +184,10 @@ def scan_folder(folder: str | Path, patient_pattern: str, timepoint_pattern: str
         patients_in_rows = len(first) > 0 and np.mean([_is_patient(v, pattern) for v in first]) >= 0.5
         patients_in_columns = np.mean([_is_patient(c, pattern) for c in head.columns[1:]]) >= 0.5
         if {"patient_id", "timepoint", "ctc_count"} <= set(columns):
-            scan.enumeration = scan.enumeration or path
+            if scan.enumeration is None:
+                scan.enumeration = path
+            else:
+                scan.unused.append((str(path), f"a second CTC enumeration table; {scan.enumeration} is the one in the config"))
         elif patients_in_rows and not _numeric(head.iloc[:, 1:]):
             if scan.clinical is None:
                 scan.clinical = path
@@ -200,10 +202,10 @@ def scan_folder(folder: str | Path, patient_pattern: str, timepoint_pattern: str
                                      "likelihood": "bernoulli" if binary else "gaussian"})
         elif _numeric(head.iloc[:, 1:]):
             count_tables[path] = head
+        else:
+            others[path] = head
     metadata = {}
-    for path, head in heads.items():
-        if path in count_tables or path in (scan.clinical, scan.enumeration) or any(v["path"] == str(path) for v in scan.extra_views):
-            continue
+    for path, head in others.items():
         if {"sample_id", "patient_id", "modality", "path"} <= set(head.columns):
             scan.unused.append((str(path), "a sample sheet already: the scan writes a new one"))
             continue
@@ -227,8 +229,7 @@ def scan_folder(folder: str | Path, patient_pattern: str, timepoint_pattern: str
         if meta is not None and scan.patient_column:
             table = pd.read_csv(meta, sep=None, engine="python", dtype=str, usecols=[scan.patient_column])
             for patient in sorted(table[scan.patient_column].unique()):
-                add(path, "ctc_scrna", "csv", patient=patient, cell_metadata=meta)
-                scan.samples[-1]["sample_id"] = f"{patient}_{scan.samples[-1]['sample_id']}"
+                add(path, "ctc_scrna", "csv", patient=patient, cell_metadata=meta, prefix=f"{patient}_")
         else:
             add(path, "ctc_scrna", "csv", cell_metadata=meta)
     _unique_sample_ids(scan.samples)
@@ -278,7 +279,7 @@ def sample_sheet(scan: Scan) -> pd.DataFrame:
 def config_text(scan: Scan, sheet_path: Path) -> str:
     """A config for the scanned cohort, as YAML with comments; keys the scan could not fill say so."""
     def quote(value):
-        return "null" if value is None else f"'{value}'"
+        return "null" if value is None else json.dumps(str(value))  # a JSON string is a YAML string, any characters quoted
 
     clinical = scan.clinical_columns
     lines = ["# Written by oncofactor init --scan; check it, fill in what is marked, then run",
