@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 from dataclasses import dataclass
@@ -18,6 +19,15 @@ from oncofactor.simulate import QUIRKS, SimulationParams, simulate_cohort
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 BIN = Path(sys.executable).parent
+# A finished job as the workflow profile's console writes it: "18:01:41  12/125  harmonize_sample P002_scrna (1.9 s)".
+FINISHED_JOB = re.compile(r"^\d\d:\d\d:\d\d +(\d+)/(\d+) +(\S+)(?: (.+?))? \((?:\d+\.\d s|\d+ s|\d+ min \d+ s)\)$")
+
+
+def finished_jobs(console: str) -> list[re.Match]:
+    """The console's finished-job lines, in order (groups: done, total, rule, wildcards)."""
+    return [match for line in console.splitlines() if (match := FINISHED_JOB.match(line))]
+
+
 # Clean cohorts (no real-data quirks): what the tests of each step measure against.
 SMALL = SimulationParams(patients=8, seed=3, cells_per_sample=80, spots_per_section=60, genes=1000, quirks=())
 TRUTH = SimulationParams(patients=30, seed=5, cells_per_sample=300, spots_per_section=100, genes=1000, quirks=())

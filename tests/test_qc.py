@@ -8,7 +8,7 @@ import pandas as pd
 import scanpy as sc
 import scipy.sparse as sp
 
-from oncofactor.qc import failed_rules, log_normalize, qc_failures, qc_metrics
+from oncofactor.qc import failed_rules, integer_counts, log_normalize, qc_failures, qc_metrics
 from oncofactor.sample_readers import read_10x_h5
 
 FIXED = {"mode": "fixed", "min_counts": 500, "min_genes": 100, "max_pct_mito": 20, "n_mads": 5, "n_mads_mito": 3}
@@ -83,3 +83,15 @@ def test_normalization_matches_scanpy():
     sc.pp.normalize_total(reference, target_sum=1e4)
     sc.pp.log1p(reference)
     assert np.allclose(log_normalize(counts).toarray(), reference.X.toarray(), atol=1e-5)
+
+
+def test_whole_counts_are_stored_as_integers_and_others_are_left_as_they_are():
+    counts = sp.csr_matrix(np.array([[0, 3, 1], [2, 0, 70000]], dtype=np.float32))
+    stored = integer_counts(counts)
+    assert stored.dtype == np.int32 and stored.toarray().tolist() == [[0, 3, 1], [2, 0, 70000]]
+    assert np.shares_memory(stored.indices, counts.indices), "only the values are copied"
+    fractional = sp.csr_matrix(np.array([[0, 2.5], [1, 0]], dtype=np.float32))
+    assert integer_counts(fractional).dtype == np.float32 and integer_counts(fractional)[0, 1] == 2.5
+    too_large = sp.csr_matrix(np.array([[3e9]]))
+    assert integer_counts(too_large).dtype == np.float32
+    assert integer_counts(sp.csr_matrix((2, 2), dtype=np.float32)).dtype == np.int32

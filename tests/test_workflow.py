@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from conftest import BIN, REPO
+from conftest import BIN, FINISHED_JOB, REPO, finished_jobs
 from oncofactor.simulate import SimulationParams, simulate_cohort
 
 pytestmark = pytest.mark.workflow
@@ -109,6 +109,21 @@ def test_a_user_config_stands_alone(small_cohort, tmp_path):
     result = snakemake("-n", cwd=workdir)
     assert result.returncode == 0, result.stderr
     assert "feature_set_enrichment" in result.stdout
+
+
+def test_the_console_has_one_line_per_finished_job(small_run):
+    console = small_run.console
+    jobs = finished_jobs(console)
+    total = sum(count for rule, count in job_counts(console).items() if rule != "total")
+    assert len(jobs) == total and [int(job[1]) for job in jobs] == list(range(1, total + 1)), console[-3000:]
+    sheet = small_run.cohort.read("samples.tsv")
+    assert sorted(job[4] for job in jobs if job[3] == "harmonize_sample") == sorted(sheet["sample_id"])
+    assert {job[3] for job in jobs} == set(job_counts(console)) - {"total"}
+    for snakemake_default in ("Finished jobid", "Select jobs to execute", "Execute 1 jobs", "steps ("):
+        assert snakemake_default not in console
+    assert "Report: results/report/oncofactor_report.html" in console.splitlines()[-5:], console[-1000:]
+    # Snakemake's header and job stats, a line per job, the left-out items, the report's path.
+    assert len(console.splitlines()) < total + 80, console
 
 
 def test_run_writes_every_stage(small_run, tmp_path):
@@ -334,12 +349,12 @@ def _same_outputs(first: Path, second: Path) -> list[str]:
 def test_a_killed_run_resumes_to_the_same_outputs(small_run, tmp_path):
     # A random job, reproducible from the failure message.
     seed = random.SystemRandom().randrange(1_000_000)
-    kill_after = random.Random(seed).randint(1, small_run.console.count("Finished jobid") - 1)
+    kill_after = random.Random(seed).randint(1, len(finished_jobs(small_run.console)) - 1)
     command = [str(BIN / "oncofactor"), "run", "--cores", "2", "--configfile", str(small_run.config)]
     process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     finished = 0
     for line in process.stdout:
-        finished += line.startswith("Finished jobid")
+        finished += bool(FINISHED_JOB.match(line.rstrip("\n")))
         if finished == kill_after:
             os.killpg(process.pid, signal.SIGKILL)
             break

@@ -22,7 +22,7 @@ from oncofactor.celltypes import UNASSIGNED, annotate
 from oncofactor.doublets import detect_doublets
 from oncofactor.genes import build_gene_map, classify_features, detect_species, harmonize_genes, read_annotation
 from oncofactor.notices import LEFT_OUT, WARNING, Notice
-from oncofactor.qc import failed_rules, log_normalize, qc_failures, qc_metrics
+from oncofactor.qc import failed_rules, integer_counts, log_normalize, qc_failures, qc_metrics
 from oncofactor.sample_readers import READ_ERRORS, SampleReadError, read_sample, read_sample_features, text_value
 
 QC_COLUMNS = [
@@ -63,9 +63,9 @@ class HarmonizedSample:
     """One sample after harmonization.
 
     adata: observations that passed QC; X log-normalized (log1p of counts per 10,000), raw counts in
-    layers['counts']; obs with sample, patient, modality, batch, timepoint, QC metrics, cell_type and
-    cell_type_source; uns['oncofactor'] with species, notes and `dropped` (why the sample is not used
-    downstream, '' when it is). qc: every observation read (QC_COLUMNS; removed_by names the QC rules
+    layers['counts'] (int32; float32 only where some are not whole numbers); obs with sample, patient,
+    modality, batch, timepoint, QC metrics, cell_type and cell_type_source; uns['oncofactor'] with
+    species, notes and `dropped` (why the sample is not used downstream, '' when it is). qc: every observation read (QC_COLUMNS; removed_by names the QC rules
     an observation failed). genes: one row per input feature (GENE_REPORT_COLUMNS). notices: what the
     run summary and the report say about the sample.
     """
@@ -263,8 +263,9 @@ def _harmonize(sample: Mapping, config: dict, gene_map: pd.DataFrame, raw: ad.An
         adata.obs[column] = value if isinstance(value, str) else ""
     # Subset first, then normalize only the kept observations; counts and X are separate matrices.
     kept = adata[passed].copy()
-    kept.layers["counts"] = kept.X
-    kept.X = log_normalize(kept.X)
+    normalized = log_normalize(kept.X)
+    kept.layers["counts"] = integer_counts(kept.X)  # as Cell Ranger and scanpy users keep them
+    kept.X = normalized
     kept.obs["doublet_score"] = doublet_scores[passed].to_numpy()
     _label_cells(kept, raw, sample, config, notices)
 

@@ -76,6 +76,20 @@ def failed_rules(failures: pd.DataFrame) -> pd.Series:
     return pd.Series([",".join(names[row]) for row in failures.to_numpy()], index=failures.index, dtype=object)
 
 
+def integer_counts(counts: sp.spmatrix) -> sp.csr_matrix:
+    """The counts as int32 CSR when every value is a whole number that int32 holds (UMI counts, and
+    the expected counts a count table had rounded); otherwise as float32, unchanged. Index arrays
+    are shared with `counts` when it is CSR already: only the values are copied."""
+    counts = sp.csr_matrix(counts)
+    values = counts.data
+    whole = values.size == 0 or (
+        np.array_equal(values, np.rint(values)) and values.min() >= 0 and values.max() <= np.iinfo(np.int32).max
+    )
+    if not whole:
+        return sp.csr_matrix(counts, dtype=np.float32)
+    return sp.csr_matrix((values.astype(np.int32), counts.indices, counts.indptr), shape=counts.shape)
+
+
 def log_normalize(counts: sp.spmatrix, target_sum: float = 1e4) -> sp.csr_matrix:
     """log1p of counts scaled to `target_sum` per observation (scanpy's normalize_total + log1p)."""
     normalized = sp.csr_matrix(counts, dtype=np.float32, copy=True)
