@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/statistics.py --patients 30 --seeds 301-310
     .venv/bin/python benchmarks/statistics.py --patients 60 --seeds 601-610
+    .venv/bin/python benchmarks/statistics.py --patients 60 --seeds 601-610 --set views.n_top_genes=500
 
 Each seed is a cohort of the hard biology (`oncofactor simulate --biology hard`: five true factors,
 two of one modality each, response OR 2 per SD, batches partly following Factor1) with --genes
@@ -24,7 +25,11 @@ run through the whole workflow with the local profile. The seeds are not the tes
   supported factor, which has no factor model;
 - control_tests, control_hits: gene-set tests of the two control sets and those at q < 0.05.
 
-Writes benchmarks/results/statistics-<patients>.parquet (one row per seed) and a summary beside it.
+`--set section.key=value` (repeatable; the value read as YAML) runs the same cohorts with a changed
+config, in their own folder beside the default run's, so settings are compared on the same cohorts.
+
+Writes benchmarks/results/statistics-<patients>[-<section.key=value,...>].parquet (one row per seed)
+and a summary beside it.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from oncofactor.clinical import factor_matrix
 from oncofactor.config import load_config
@@ -56,18 +62,41 @@ def seeds(text: str) -> list[int]:
     return list(range(int(first), int(last or first) + 1))
 
 
-def run_one(patients: int, seed: int, genes: int, work: Path) -> dict:
+def setting(text: str) -> tuple[list[str], object]:
+    """`views.n_top_genes=500` -> (['views', 'n_top_genes'], 500)."""
+    key, separator, value = text.partition("=")
+    if not separator or not key:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected section.key=value")
+    return key.split("."), yaml.safe_load(value)
+
+
+def changed_config(config_file: Path, settings: list[tuple[list[str], object]], out: Path) -> Path:
+    """The cohort's config with `settings` applied, written to `out`."""
+    config = yaml.safe_load(config_file.read_text())
+    for keys, value in settings:
+        section = config
+        for key in keys[:-1]:
+            section = section.setdefault(key, {})
+        section[keys[-1]] = value
+    out.write_text(yaml.safe_dump(config, sort_keys=False))
+    return out
+
+
+def run_one(patients: int, seed: int, genes: int, work: Path, settings: list, tag: str) -> dict:
     folder = work / f"{patients}-{seed}"
     cohort = folder / "cohort"
     if not cohort.exists():
         simulate_cohort(SimulationParams(patients=patients, seed=seed, genes=genes, biology="hard", quirks=()), cohort)
-    log = folder / "pipeline.log"
+    run_folder = folder / tag if tag else folder
+    run_folder.mkdir(parents=True, exist_ok=True)
+    config_file = changed_config(cohort / "config.yaml", settings, run_folder / "config.yaml") if settings else cohort / "config.yaml"
+    log = run_folder / "pipeline.log"
     command = [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"),
-               "--configfile", str(cohort / "config.yaml"), "--cores", "2"]
+               "--configfile", str(config_file), "--cores", "2"]
     with log.open("w") as handle:
-        if subprocess.run(command, cwd=folder, stdout=handle, stderr=subprocess.STDOUT).returncode:
+        if subprocess.run(command, cwd=run_folder, stdout=handle, stderr=subprocess.STDOUT).returncode:
             return {"patients": patients, "seed": seed, "failed": f"the workflow failed; see {log}"}
-    return measure(cohort, folder / "results", patients, seed)
+    return measure(cohort, config_file, run_folder / "results", patients, seed)
 
 
 def programme_ceiling(effects: pd.DataFrame, results: Path, truth: pd.DataFrame) -> dict[str, float]:
@@ -103,7 +132,7 @@ def programme_ceiling(effects: pd.DataFrame, results: Path, truth: pd.DataFrame)
     return ceiling
 
 
-def measure(cohort: Path, results: Path, patients: int, seed: int) -> dict:
+def measure(cohort: Path, config_file: Path, results: Path, patients: int, seed: int) -> dict:
     truth = pd.read_parquet(cohort / "truth/factors.parquet")
     effects = pd.read_parquet(cohort / "truth/effects.parquet")
     factors_long = pd.read_parquet(results / "mofa/factors.parquet")
@@ -128,7 +157,7 @@ def measure(cohort: Path, results: Path, patients: int, seed: int) -> dict:
                  for name in true.columns}
 
     prediction = pd.read_parquet(results / "clinical/response_prediction.parquet").set_index("model")
-    config = load_config(cohort / "config.yaml")
+    config = load_config(config_file)
     clinical = pd.read_parquet(results / "inputs/clinical.parquet")
     oracle = predict_response(true.loc[inferred.index], clinical, {"clinical": config["clinical"], "outcome": {**config["outcome"], "bootstrap": 20}})
     oracle_auroc = oracle.performance.set_index("model").loc["factors", "auroc"]
@@ -151,11 +180,12 @@ def measure(cohort: Path, results: Path, patients: int, seed: int) -> dict:
     }
 
 
-def summary(table: pd.DataFrame) -> str:
+def summary(table: pd.DataFrame, tag: str = "") -> str:
     done = table[table["failed"] == ""]
     runs = len(done)
     lines = [
-        f"# Findings on simulated truth: {int(table['patients'].iloc[0])} patients, hard biology, seeds {', '.join(map(str, table['seed']))}",
+        f"# Findings on simulated truth: {int(table['patients'].iloc[0])} patients, hard biology, seeds {', '.join(map(str, table['seed']))}"
+        + (f", config changed: {tag}" if tag else ""),
         "",
         f"- runs: {runs} of {len(table)} finished" + (f"; failed: {', '.join(map(str, table.loc[table['failed'] != '', 'seed']))}" if runs < len(table) else ""),
         f"- runs with a spurious supported factor: {int((done['spurious_supported'] > 0).sum())} of {runs} (target at most 1 in 10)",
@@ -184,18 +214,22 @@ def main() -> int:
     parser.add_argument("--patients", type=int, required=True)
     parser.add_argument("--seeds", type=seeds, required=True, help="first-last, e.g. 301-310")
     parser.add_argument("--genes", type=int, default=20000)
+    parser.add_argument("--set", dest="settings", type=setting, action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="a config change for every run, e.g. views.n_top_genes=500")
     args = parser.parse_args()
+    tag = ",".join(".".join(keys) + f"={value}" for keys, value in args.settings)
     work = REPO / "benchmarks/work/statistics"
     work.mkdir(parents=True, exist_ok=True)
     out = REPO / "benchmarks/results"
     out.mkdir(parents=True, exist_ok=True)
     rows = []
     for seed in args.seeds:  # the tables are rewritten after each run, so a stopped harness keeps what it measured
-        rows.append(run_one(args.patients, seed, args.genes, work))
+        rows.append(run_one(args.patients, seed, args.genes, work, args.settings, tag))
         print({k: v for k, v in rows[-1].items() if not k.endswith("_detail")}, flush=True)
         table = pd.DataFrame(rows)
-        table.to_parquet(out / f"statistics-{args.patients}.parquet", index=False)
-        (out / f"statistics-{args.patients}.md").write_text(summary(table))
+        name = f"statistics-{args.patients}" + (f"-{tag}" if tag else "")
+        table.to_parquet(out / f"{name}.parquet", index=False)
+        (out / f"{name}.md").write_text(summary(table, tag))
     print(summary(table))
     return 0
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import sys
 
 import pandas as pd
 import pytest
+import yaml
 from conftest import REPO
 
 spec = importlib.util.spec_from_file_location("benchmark_run", REPO / "benchmarks/run.py")
@@ -58,7 +60,8 @@ def test_the_statistics_harness_scores_a_run_against_its_truth(example_run):
     """benchmarks/statistics.py reads a finished run and its cohort's truth. The example cohort's
     factors following true Factor1 and Factor3 are supported (tests/test_report.py); the same
     prediction procedure on the true factors beats chance (0.61 measured on this cohort)."""
-    row = statistics.measure(example_run / "resources/example_cohort", example_run / "results", 30, 1)
+    cohort = example_run / "resources/example_cohort"
+    row = statistics.measure(cohort, cohort / "config.yaml", example_run / "results", 30, 1)
     assert row["recovered_Factor1"] and row["recovered_Factor3"]
     assert 0.55 < row["oracle_auroc"] <= 1 and 0 <= row["auroc"] <= 1
     assert row["control_tests"] > 0 and 0 <= row["control_hits"] <= row["control_tests"]
@@ -68,3 +71,17 @@ def test_the_statistics_harness_scores_a_run_against_its_truth(example_run):
     text = statistics.summary(pd.DataFrame([row]))
     assert "runs: 1 of 1 finished" in text and "control gene sets at q < 0.05" in text and "ceiling from its programme genes" in text
     assert "follow a true factor only partly" in text
+
+
+def test_a_statistics_run_with_a_changed_setting_gets_its_own_config(tmp_path):
+    """`--set views.n_top_genes=500` runs the same cohort with that one value changed, in a folder of its own."""
+    original = tmp_path / "config.yaml"
+    original.write_text("samples: /data/samples.tsv\nviews:\n  min_cells: 10\n")
+    keys, value = statistics.setting("views.n_top_genes=500")
+    new_keys, new_value = statistics.setting("mofa.convergence=fast")
+    written = statistics.changed_config(original, [(keys, value), (new_keys, new_value)], tmp_path / "changed.yaml")
+    assert yaml.safe_load(written.read_text()) == {
+        "samples": "/data/samples.tsv", "views": {"min_cells": 10, "n_top_genes": 500}, "mofa": {"convergence": "fast"}}
+    assert "min_cells: 10" in original.read_text() and "n_top_genes" not in original.read_text()
+    with pytest.raises(argparse.ArgumentTypeError, match="expected section.key=value"):
+        statistics.setting("views.n_top_genes")
