@@ -8,6 +8,7 @@ is reported: kept, version_stripped, mapped, summed, dropped_unmapped or dropped
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import anndata as ad
 import numpy as np
@@ -136,50 +137,61 @@ def cohort_species(species: pd.Series) -> tuple[str, str]:
     return str(known.index[0]), ""
 
 
-def _lookup(gene_map: pd.DataFrame, source: str, target: str) -> tuple[dict, set]:
-    """source -> target where the map names exactly one target; and the ambiguous sources."""
+@dataclass(frozen=True)
+class GeneLookup:
+    """The cohort's gene map as lookups: gene_id -> symbol and symbol -> gene_id where the map names
+    exactly one, and the symbols it gives several IDs. Built once per cohort (`gene_lookup`), not per
+    sample: building it is a pass over the whole map, which made validating N samples cost N passes."""
+
+    id_to_symbol: pd.Series
+    symbol_to_id: pd.Series
+    ambiguous_symbols: pd.Index
+
+
+def _single_targets(gene_map: pd.DataFrame, source: str, target: str) -> tuple[pd.Series, pd.Index]:
+    """source -> target where the map names exactly one target (index unique); and the ambiguous sources."""
     pairs = gene_map[[source, target]].drop_duplicates()
     n_targets = pairs[source].map(pairs[source].value_counts())
     single = pairs[n_targets == 1]
-    return dict(zip(single[source], single[target])), set(pairs.loc[n_targets > 1, source])
+    return pd.Series(single[target].to_numpy(), index=single[source].to_numpy(), dtype=object), pd.Index(pairs.loc[n_targets > 1, source].unique())
 
 
-def gene_identifiers(features: pd.DataFrame, namespace: str, gene_map: pd.DataFrame) -> pd.DataFrame:
+def gene_lookup(gene_map: pd.DataFrame) -> GeneLookup:
+    """The lookups of a `build_gene_map` table (gene_id, gene_symbol, ...)."""
+    id_to_symbol, _ = _single_targets(gene_map, "gene_id", "gene_symbol")
+    symbol_to_id, ambiguous_symbols = _single_targets(gene_map, "gene_symbol", "gene_id")
+    return GeneLookup(id_to_symbol, symbol_to_id, ambiguous_symbols)
+
+
+def gene_identifiers(features: pd.DataFrame, namespace: str, lookup: GeneLookup) -> pd.DataFrame:
     """Each feature's name in `namespace` ('symbol' or 'ensembl'), from its own names or the map.
 
-    features: a `feature_table`. Returns one row per feature: original_id (the name the file used in
-    that namespace, else the other), harmonized_id (None when no name is known) and action (kept,
-    version_stripped, mapped, dropped_unmapped, dropped_ambiguous).
+    features: a `feature_table` (raw_id, gene_id, gene_symbol; None where unknown). Returns one row
+    per feature: original_id (the name the file used in that namespace, else the other),
+    harmonized_id (None when no name is known) and action (kept, version_stripped, mapped,
+    dropped_unmapped, dropped_ambiguous).
     """
     if namespace not in ("symbol", "ensembl"):
         raise ValueError(f"namespace must be 'symbol' or 'ensembl', got {namespace!r}")
-    id_to_symbol, _ = _lookup(gene_map, "gene_id", "gene_symbol")
-    symbol_to_id, ambiguous_symbols = _lookup(gene_map, "gene_symbol", "gene_id")
-
-    harmonized, actions, originals = [], [], []
-    for raw_id, gene_id, symbol in features.itertuples(index=False, name=None):
-        if namespace == "symbol":
-            original = symbol or raw_id
-            if symbol:
-                target, action = symbol, "kept"
-            elif gene_id in id_to_symbol:
-                target, action = id_to_symbol[gene_id], "mapped"
-            else:
-                target, action = None, "dropped_unmapped"
-        else:
-            original = raw_id or symbol
-            if gene_id:
-                target, action = gene_id, "kept" if gene_id == raw_id else "version_stripped"
-            elif symbol in ambiguous_symbols:
-                target, action = None, "dropped_ambiguous"
-            elif symbol in symbol_to_id:
-                target, action = symbol_to_id[symbol], "mapped"
-            else:
-                target, action = None, "dropped_unmapped"
-        harmonized.append(target)
-        actions.append(action)
-        originals.append(original)
-    return pd.DataFrame({"original_id": originals, "harmonized_id": harmonized, "action": actions})
+    raw, ids, symbols = (features[column].reset_index(drop=True).astype(object) for column in ("raw_id", "gene_id", "gene_symbol"))
+    has_id, has_symbol = ids.notna(), symbols.notna()
+    if namespace == "symbol":
+        original = symbols.where(has_symbol, raw)
+        mapped = ids.map(lookup.id_to_symbol)
+        target = symbols.where(has_symbol, mapped)
+        action = np.select([has_symbol, mapped.notna()], ["kept", "mapped"], "dropped_unmapped")
+    else:
+        original = raw.where(raw.notna(), symbols)
+        ambiguous = ~has_id & symbols.isin(lookup.ambiguous_symbols)
+        mapped = symbols.map(lookup.symbol_to_id)
+        target = ids.where(has_id, mapped)
+        action = np.select([has_id & (ids == raw), has_id, ambiguous, mapped.notna()],
+                           ["kept", "version_stripped", "dropped_ambiguous", "mapped"], "dropped_unmapped")
+    return pd.DataFrame({
+        "original_id": original.where(original.notna(), None),
+        "harmonized_id": target.where(target.notna(), None),
+        "action": action.astype(object),
+    })
 
 
 def harmonize_genes(
@@ -193,9 +205,8 @@ def harmonize_genes(
     and the report of `gene_identifiers`, with action 'summed' for features sharing a name.
     """
     features = feature_table(adata.var) if features is None else features
-    report = gene_identifiers(features, namespace, gene_map)
-    id_to_symbol, _ = _lookup(gene_map, "gene_id", "gene_symbol")
-    symbol_to_id, _ = _lookup(gene_map, "gene_symbol", "gene_id")
+    lookup = gene_lookup(gene_map)
+    report = gene_identifiers(features, namespace, lookup)
     kept = report["harmonized_id"].notna().to_numpy()
     repeated = report["harmonized_id"].duplicated(keep=False) & report["harmonized_id"].notna()
     report.loc[repeated, "action"] = "summed"
@@ -215,11 +226,11 @@ def harmonize_genes(
     if namespace == "symbol":
         var["gene_symbol"] = names
         known = var["gene_id"].notna()
-        var["gene_id"] = var["gene_id"].where(known, pd.Series(symbol_to_id, dtype=object).reindex(names))
+        var["gene_id"] = var["gene_id"].where(known, lookup.symbol_to_id.reindex(names))
     else:
         var["gene_id"] = names
         known = var["gene_symbol"].notna()
-        var["gene_symbol"] = var["gene_symbol"].where(known, pd.Series(id_to_symbol, dtype=object).reindex(names))
+        var["gene_symbol"] = var["gene_symbol"].where(known, lookup.id_to_symbol.reindex(names))
     for column in ("gene_id", "gene_symbol"):  # categorical: anndata writes missing values in them
         var[column] = pd.Categorical(var[column].astype(object).where(var[column].notna(), None))
     out = ad.AnnData(X=counts.tocsr(), obs=adata.obs.copy(), var=var, obsm=dict(adata.obsm), uns=dict(adata.uns))

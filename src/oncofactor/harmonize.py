@@ -23,7 +23,8 @@ from oncofactor.doublets import detect_doublets
 from oncofactor.genes import build_gene_map, classify_features, detect_species, harmonize_genes, read_annotation
 from oncofactor.notices import LEFT_OUT, WARNING, Notice
 from oncofactor.qc import failed_rules, integer_counts, log_normalize, qc_failures, qc_metrics
-from oncofactor.sample_readers import READ_ERRORS, SampleReadError, read_sample, read_sample_features, text_value
+from oncofactor.sample_readers import READ_ERRORS, SampleReadError, read_sample, read_sample_features
+from oncofactor.validated_sheet import text_value
 
 QC_COLUMNS = [
     "sample_id", "barcode", "modality", "total_counts", "n_genes_by_counts", "pct_counts_mt",

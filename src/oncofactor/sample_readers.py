@@ -25,6 +25,7 @@ import scipy.sparse as sp
 
 from oncofactor.sample_formats import check_format, visium_outs, visium_positions
 from oncofactor.user_tables import read_table_as_text
+from oncofactor.validated_sheet import text_value
 
 
 class SampleReadError(Exception):
@@ -451,12 +452,6 @@ def read_count_table(
 
 
 # --- one sample-sheet row, any format -----------------------------------------------------------
-
-
-def text_value(sample: Mapping, key: str) -> str | None:
-    """A sample-sheet cell's text, or None when it is empty (NaN or '')."""
-    value = sample.get(key)
-    return value if isinstance(value, str) and value else None
 
 
 def _genome(sample: Mapping, config: dict) -> str | None:

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from oncofactor.clinical import response_levels
-from oncofactor.genes import build_gene_map, classify_features, cohort_species, detect_species, gene_identifiers, read_annotation
+from oncofactor.genes import build_gene_map, classify_features, cohort_species, detect_species, gene_identifiers, gene_lookup, read_annotation
 from oncofactor.sample_formats import FORMATS_BY_MODALITY, cellranger_matrix, check_format, detect_format
 from oncofactor.sample_readers import (
     READ_ERRORS,
@@ -470,12 +470,12 @@ def _check_gene_names(records: list[dict], config: dict, path: Path, found: _Col
             tables[f"annotation {annotation}"] = read_annotation(annotation)
         except ValueError as error:
             found.error(annotation, _without_path(str(error), annotation) + "; fix genes.annotation in the config")
-    gene_map = build_gene_map(tables)
+    lookup = gene_lookup(build_gene_map(tables))
     fix = "give a gene annotation with both names (genes.annotation)"
     for record in records:
         if record["features"] is None or record["features"].empty:
             continue
-        named = gene_identifiers(record["features"], namespace, gene_map)["harmonized_id"].notna()
+        named = gene_identifiers(record["features"], namespace, lookup)["harmonized_id"].notna()
         if not named.any():
             found.warning(
                 path, f"sample '{record['sample_id']}': none of its {len(named)} features has a gene {namespace} that the "

@@ -1,6 +1,6 @@
 # Shared set-up: the oncofactor package, the checked config and the validated inputs.
-# Validation runs while the workflow is parsed, so bad inputs stop the run before any job starts
-# and before results/ is created; every problem is listed at once.
+# Validation runs while the main process parses the workflow, so bad inputs stop the run before any
+# job starts and before results/ is created; every problem is listed at once.
 
 import mimetypes
 import os
@@ -23,28 +23,43 @@ os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [SRC, os.environ.get("PY
 from oncofactor.config import ConfigError, check_config, named_tables
 from oncofactor.job_log import failed_job_lines
 from oncofactor.notices import run_summary
-from oncofactor.sample_readers import text_value
 from oncofactor.provenance import write_run_record
-from oncofactor.validation import SAMPLE_COLUMNS, factor_count_warning, validate_inputs
+from oncofactor.validated_sheet import VALIDATED_SHEET_VARIABLE, read_validated_sheet, text_value, write_validated_sheet
 
 try:
     config.update(check_config(config, source="config"))
 except ConfigError as error:
     raise WorkflowError(str(error))
 
-# A cluster job parses the workflow again: it needs the sample table, not the light reads of every
-# sample's file that the main process already made.
-INPUTS = validate_inputs(config, content=workflow.is_main_process)
-for problem in INPUTS.warnings:
-    logger.warning(str(problem))
-FEWER_FACTORS = factor_count_warning(config, INPUTS)
-if FEWER_FACTORS and workflow.is_main_process:
-    logger.warning(f"WARNING: {FEWER_FACTORS}")
-if INPUTS.errors:
-    raise WorkflowError(
-        f"{len(INPUTS.errors)} error(s) in the inputs; nothing was run. Fix them and run again:\n"
-        + "\n".join(str(problem) for problem in INPUTS.errors)
-    )
+if workflow.is_main_process:
+    # Imported here only: the readers behind validation (anndata, scipy) are most of a job's parse.
+    from oncofactor.validation import SAMPLE_COLUMNS, factor_count_warning, validate_inputs
+
+    INPUTS = validate_inputs(config)
+    for problem in INPUTS.warnings:
+        logger.warning(str(problem))
+    FEWER_FACTORS = factor_count_warning(config, INPUTS)
+    if FEWER_FACTORS:
+        logger.warning(f"WARNING: {FEWER_FACTORS}")
+    if INPUTS.errors:
+        raise WorkflowError(
+            f"{len(INPUTS.errors)} error(s) in the inputs; nothing was run. Fix them and run again:\n"
+            + "\n".join(str(problem) for problem in INPUTS.errors)
+        )
+    VALIDATED_SAMPLES = INPUTS.samples if INPUTS.samples is not None else pd.DataFrame(columns=SAMPLE_COLUMNS)
+    # A cluster job parses the workflow again; it reads the sheet validated here instead of
+    # validating the whole cohort itself (oncofactor.validated_sheet), so its start-up does not grow
+    # with the number of samples.
+    os.environ[VALIDATED_SHEET_VARIABLE] = str(write_validated_sheet(VALIDATED_SAMPLES, ".snakemake/oncofactor"))
+else:
+    try:
+        VALIDATED_SAMPLES = read_validated_sheet()
+    except RuntimeError as error:
+        raise WorkflowError(str(error))
+
+
+envvars:
+    VALIDATED_SHEET_VARIABLE,
 
 
 # Parquet tables in `snakemake --report` are offered for download under their registered type.
@@ -57,9 +72,7 @@ RUN_RECORD = "results/provenance/run.yaml"
 
 
 # The sample sheet as validated, indexed by sample ID; rules fan out over its rows.
-SAMPLES = (INPUTS.samples if INPUTS.samples is not None else pd.DataFrame(columns=SAMPLE_COLUMNS)).set_index(
-    "sample_id", drop=False
-)
+SAMPLES = VALIDATED_SAMPLES.set_index("sample_id", drop=False)
 
 
 wildcard_constraints:
